@@ -1,0 +1,1 @@
+"""Learning algorithms under the protocol of agents.tools.algorithm."""

@@ -1,0 +1,324 @@
+"""Batched PPO under the algorithm protocol (agents/tools/algorithm.py).
+
+Each agent collects `update_every` steps into a time-major rollout [time,
+batch]; when the rollout is full, `end_episode` trains for `update_epochs`
+epochs over minibatches, inside the compiled program. Observations are
+normalized with streaming statistics and rewards scaled by their running
+std; the statistics stay fixed during a rollout and its update (so the
+stored log-probabilities match the policy being improved) and absorb the
+rollout afterwards. Actions live in [-1, 1] inside the algorithm and are
+mapped to the env's finite Box bounds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from agents.algorithms.ppo import losses
+from agents.parts import normalize
+from agents.tools.algorithm import Algorithm, Transition
+from agents.tools.in_graph_env import EnvSpec
+
+OBJECTIVES = ('clip', 'kl_penalty')
+
+
+@flax.struct.dataclass
+class Learner:
+  """Shared by all agents, saved in checkpoints: the policy and its training."""
+  params: Any
+  opt_state: Any
+  observ_norm: normalize.NormalizerState
+  reward_norm: normalize.NormalizerState
+  kl_coef: jax.Array
+  updates: jax.Array
+  key: jax.Array
+  metrics: dict
+
+
+@flax.struct.dataclass
+class Rollout:
+  """Time-major experience [time, batch, ...] of the current rollout."""
+  observ: jax.Array
+  action: jax.Array         # As sampled (in [-1, 1] scale, before clipping).
+  log_prob: jax.Array
+  policy: Any               # The distribution that sampled the action.
+  reward: jax.Array
+  terminated: jax.Array
+  truncated: jax.Array
+  next_observ: jax.Array
+  first: jax.Array          # The step starts an episode.
+
+
+@flax.struct.dataclass
+class PPOState:
+  learner: Learner
+  rollout: Rollout
+  index: jax.Array          # Steps stored in the current rollout.
+  net_state: jax.Array      # [batch, state_size], recurrent state now.
+  start_state: jax.Array    # [batch, state_size], at the rollout's start.
+  first: jax.Array          # [batch], the next step starts an episode.
+  last: Any                 # What perform chose: action, log_prob, policy.
+  spec: EnvSpec = flax.struct.field(pytree_node=False, default=None)
+
+
+class PPO(Algorithm):
+  """PPO with both objectives of `config.objective`: 'clip' or 'kl_penalty'."""
+
+  def __init__(self, config: Any, network: nn.Module) -> None:
+    if config.objective not in OBJECTIVES:
+      raise ValueError(f"Unknown objective '{config.objective}'. Known: "
+                       f"{', '.join(OBJECTIVES)}.")
+    self._config = config
+    self._network = network
+    clip = config.max_grad_norm
+    def part(lr):
+      chain = [optax.clip_by_global_norm(clip)] if clip else []
+      return optax.chain(*chain, optax.adam(lr, eps=1e-5))
+    self._optimizer = optax.multi_transform(
+        {'policy': part(config.learning_rate),
+         'value': part(config.get('value_learning_rate', config.learning_rate))},
+        _param_labels)
+
+  @property
+  def network(self) -> nn.Module:
+    return self._network
+
+  # Protocol ---------------------------------------------------------------
+
+  def init(self, key: jax.Array, env_spec: EnvSpec, num_agents: int) -> PPOState:
+    params_key, learner_key, sample_key = jax.random.split(key, 3)
+    observ = jnp.zeros((1, num_agents) + env_spec.observ_shape, jnp.float32)
+    first = jnp.ones((1, num_agents), bool)
+    state = jnp.zeros((num_agents, self._network.state_size), jnp.float32)
+    params = self._network.init(params_key, observ, first, state)
+    policy, _, _ = self._network.apply(params, observ, first, state)
+    policy = jax.tree_util.tree_map(lambda x: x[0], policy)
+    action = policy.sample(sample_key)
+    learner = Learner(
+        params=params, opt_state=self._optimizer.init(params),
+        observ_norm=normalize.init(env_spec.observ_shape),
+        reward_norm=normalize.init(()),
+        kl_coef=jnp.asarray(self._config.kl_init_coef, jnp.float32),
+        updates=jnp.zeros((), jnp.int32), key=learner_key,
+        metrics=_empty_metrics())
+    steps = self._config.update_every
+    time_major = lambda x: jnp.zeros((steps,) + x.shape, x.dtype)
+    rollout = Rollout(
+        observ=time_major(observ[0]), action=time_major(action),
+        log_prob=time_major(policy.log_prob(action)),
+        policy=jax.tree_util.tree_map(time_major, policy),
+        reward=time_major(jnp.zeros(num_agents)),
+        terminated=time_major(jnp.zeros(num_agents, bool)),
+        truncated=time_major(jnp.zeros(num_agents, bool)),
+        next_observ=time_major(observ[0]), first=time_major(first[0]))
+    last = {'action': action, 'log_prob': policy.log_prob(action),
+            'policy': policy, 'net_state': state}
+    return PPOState(learner=learner, rollout=rollout,
+                    index=jnp.zeros((), jnp.int32), net_state=state,
+                    start_state=state, first=first[0], last=last, spec=env_spec)
+
+  def begin_episode(self, state: PPOState, mask: jax.Array) -> PPOState:
+    net_state = jnp.where(mask[:, None], 0.0, state.net_state)
+    return state.replace(net_state=net_state, first=state.first | mask)
+
+  def perform(self, state: PPOState, observ: jax.Array, key: jax.Array,
+              training: bool) -> tuple[PPOState, jax.Array]:
+    learner = state.learner
+    normalized = self._normalize_observ(learner, observ)
+    policy, _, net_state = self._network.apply(
+        learner.params, normalized[None], state.first[None], state.net_state)
+    policy = jax.tree_util.tree_map(lambda x: x[0], policy)
+    action = policy.sample(key) if training else policy.mode()
+    last = {'action': action, 'log_prob': policy.log_prob(action),
+            'policy': policy, 'net_state': state.net_state}
+    state = state.replace(net_state=net_state, last=last)
+    return state, self._env_action(state.spec, action)
+
+  def experience(self, state: PPOState, transition: Transition,
+                 training: bool) -> PPOState:
+    if not training:
+      return state.replace(first=jnp.zeros_like(state.first))
+    index, last = state.index, state.last
+    start_state = jnp.where(index == 0, last['net_state'], state.start_state)
+    step = Rollout(
+        observ=transition.observ, action=last['action'],
+        log_prob=last['log_prob'], policy=last['policy'],
+        reward=transition.reward, terminated=transition.terminated,
+        truncated=transition.truncated, next_observ=transition.next_observ,
+        first=state.first)
+    rollout = jax.tree_util.tree_map(
+        lambda buffer, value: buffer.at[index].set(value), state.rollout, step)
+    return state.replace(rollout=rollout, index=index + 1,
+                         start_state=start_state,
+                         first=jnp.zeros_like(state.first))
+
+  def end_episode(self, state: PPOState, mask: jax.Array,
+                  training: bool) -> PPOState:
+    if not training:
+      return state
+    return jax.lax.cond(state.index >= self._config.update_every,
+                        self._update, lambda s: s, state)
+
+  def metrics(self, state: PPOState) -> dict[str, jax.Array]:
+    metrics = dict(state.learner.metrics)
+    rollout = state.rollout
+    metrics['action'] = rollout.action
+    metrics['log_prob'] = rollout.log_prob
+    metrics['mode'] = rollout.policy.mode()
+    return metrics
+
+  # Helpers ----------------------------------------------------------------
+
+  def _normalize_observ(self, learner: Learner, observ: jax.Array) -> jax.Array:
+    if not self._config.normalize_observ:
+      return observ
+    return normalize.normalize(learner.observ_norm, observ,
+                               clip=self._config.observ_clip)
+
+  def _scale_reward(self, learner: Learner, reward: jax.Array) -> jax.Array:
+    if not self._config.normalize_reward:
+      return reward
+    return normalize.normalize(learner.reward_norm, reward, center=False,
+                               clip=self._config.get('reward_clip', None))
+
+  @staticmethod
+  def _env_action(spec: EnvSpec, action: jax.Array) -> jax.Array:
+    """Map [-1, 1] to the env's finite bounds (clipped); unbounded dims pass."""
+    if spec.discrete:
+      return action
+    low = np.asarray(spec.action_low, np.float32).reshape(spec.action_shape)
+    high = np.asarray(spec.action_high, np.float32).reshape(spec.action_shape)
+    finite = np.isfinite(low) & np.isfinite(high)
+    scale = np.where(finite, (high - low) / 2, 1.0).astype(np.float32)
+    center = np.where(finite, (high + low) / 2, 0.0).astype(np.float32)
+    bounded = jnp.where(finite, jnp.clip(action, -1.0, 1.0), action)
+    return bounded * scale + center
+
+  # Training ---------------------------------------------------------------
+
+  def _update(self, state: PPOState) -> PPOState:
+    """Train on the full rollout, then let the normalizers absorb it."""
+    config, learner, rollout = self._config, state.learner, state.rollout
+    data = self._prepare(learner, rollout, state.start_state)
+    key, epochs_key = jax.random.split(learner.key)
+
+    def update_epoch(carry, epoch_key):
+      return self._update_epoch(carry, data, epoch_key, learner.kl_coef)
+
+    (params, opt_state), epoch_metrics = jax.lax.scan(
+        update_epoch, (learner.params, learner.opt_state),
+        jax.random.split(epochs_key, config.update_epochs))
+    policy, _, _ = self._network.apply(params, data['observ'], data['first'],
+                                       data['start_state'])
+    kl = data['policy'].kl(policy).mean()
+    kl_coef = learner.kl_coef
+    if config.objective == 'kl_penalty':
+      kl_coef = losses.adapt_kl_coef(kl_coef, kl, config.kl_target,
+                                     config.kl_min_coef)
+    metrics = jax.tree_util.tree_map(lambda x: x[-1].mean(), epoch_metrics)
+    metrics.update(kl=kl, kl_coef=kl_coef, entropy=policy.entropy().mean(),
+                   mean_return=data['returns'].mean(),
+                   mean_reward=rollout.reward.mean())
+    learner = learner.replace(
+        params=params, opt_state=opt_state, kl_coef=kl_coef,
+        updates=learner.updates + 1, key=key, metrics=metrics,
+        observ_norm=normalize.update(learner.observ_norm, rollout.observ),
+        reward_norm=normalize.update(learner.reward_norm, rollout.reward))
+    return state.replace(learner=learner, index=jnp.zeros_like(state.index))
+
+  def _prepare(self, learner: Learner, rollout: Rollout,
+               start_state: jax.Array) -> dict:
+    """Normalized inputs, advantages and returns, time-major [time, batch]."""
+    config = self._config
+    observ = self._normalize_observ(learner, rollout.observ)
+    next_observ = self._normalize_observ(learner, rollout.next_observ)
+    apply = lambda o: self._network.apply(
+        learner.params, o, rollout.first, start_state)[1]
+    value, next_value = apply(observ), apply(next_observ)
+    reward = self._scale_reward(learner, rollout.reward)
+    advantage, returns = losses.gae(
+        reward, value, next_value, rollout.terminated, rollout.truncated,
+        config.discount, config.lambda_)
+    advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
+    return {'observ': observ, 'first': rollout.first, 'action': rollout.action,
+            'log_prob': rollout.log_prob, 'policy': rollout.policy,
+            'advantage': advantage, 'returns': returns,
+            'start_state': start_state}
+
+  def _update_epoch(self, carry: tuple, data: dict, key: jax.Array,
+                    kl_coef: jax.Array) -> tuple[tuple, dict]:
+    """One pass over the rollout in `num_minibatches` shuffled minibatches.
+
+    Feed-forward networks shuffle single steps; recurrent networks shuffle
+    whole sequences (agents), each starting from its rollout start state.
+    """
+    num = self._config.num_minibatches
+    if not self._network.recurrent:
+      steps, batch = data['advantage'].shape
+      flat = jax.tree_util.tree_map(
+          lambda x: x.reshape((1, steps * batch) + x.shape[2:]),
+          {k: v for k, v in data.items() if k != 'start_state'})
+      flat['start_state'] = jnp.zeros(
+          (steps * batch, self._network.state_size), jnp.float32)
+      data = flat
+    size = data['advantage'].shape[1]
+    per_minibatch = size // num
+    order = jax.random.permutation(key, size)[:per_minibatch * num]
+    order = order.reshape(num, per_minibatch)
+
+    def select(indices):
+      batch = {k: jax.tree_util.tree_map(lambda x: x[:, indices], v)
+               for k, v in data.items() if k != 'start_state'}
+      batch['start_state'] = data['start_state'][indices]
+      return batch
+
+    def update_minibatch(carry, indices):
+      params, opt_state = carry
+      grads, metrics = jax.grad(self._loss, has_aux=True)(
+          params, select(indices), kl_coef)
+      metrics['grad_norm'] = optax.global_norm(grads)
+      updates, opt_state = self._optimizer.update(grads, opt_state, params)
+      return (optax.apply_updates(params, updates), opt_state), metrics
+
+    return jax.lax.scan(update_minibatch, carry, order)
+
+  def _loss(self, params: Any, batch: dict, kl_coef: jax.Array
+            ) -> tuple[jax.Array, dict]:
+    config = self._config
+    policy, value, _ = self._network.apply(
+        params, batch['observ'], batch['first'], batch['start_state'])
+    log_prob = policy.log_prob(batch['action'])
+    kl = batch['policy'].kl(policy)
+    if config.objective == 'clip':
+      policy_loss = losses.clip_objective(
+          log_prob, batch['log_prob'], batch['advantage'], config.clip_epsilon)
+    else:
+      policy_loss = losses.kl_penalty_objective(
+          log_prob, batch['log_prob'], batch['advantage'], kl, kl_coef,
+          config.kl_target, config.kl_cutoff_factor, config.kl_cutoff_coef)
+    value_loss = losses.value_loss(value, batch['returns'])
+    entropy = policy.entropy().mean()
+    loss = (policy_loss + config.value_coef * value_loss -
+            config.entropy_coef * entropy)
+    return loss, {'policy_loss': policy_loss, 'value_loss': value_loss}
+
+
+def _param_labels(params: Any) -> Any:
+  """'value' for the value network's parameters, 'policy' for the rest."""
+  def label(path, _):
+    names = [getattr(entry, 'key', '') for entry in path]
+    return 'value' if any(str(n).startswith('value') for n in names) else 'policy'
+  return jax.tree_util.tree_map_with_path(label, params)
+
+
+def _empty_metrics() -> dict:
+  names = ('policy_loss', 'value_loss', 'grad_norm', 'kl', 'kl_coef', 'entropy',
+           'mean_return', 'mean_reward')
+  return {name: jnp.zeros((), jnp.float32) for name in names}

@@ -1,0 +1,106 @@
+"""gymnax environments as in-graph batch envs: vmapped pure reset and step."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+
+from agents.tools import in_graph_env
+from agents.tools.in_graph_env import EnvSpec, EnvState
+
+
+@flax.struct.dataclass
+class GymnaxInner:
+  """gymnax's own states [batch], episodes started per agent, fixed first keys."""
+  env_state: Any
+  episodes: jax.Array
+  first_keys: jax.Array
+
+
+class GymnaxEnv:
+  """A gymnax env for `num_agents` agents, compiled into the program.
+
+  gymnax's `step` resets on its own; this adapter calls `step_env` and
+  `reset_env` instead, so resets stay explicit (DESIGN.md). gymnax reports one
+  `done` flag; a done at the time limit (`time >= max_steps_in_episode`) is
+  reported as `truncated`, any other as `terminated`.
+
+  seeds: when given, each agent's first episode after `init` starts from
+    `PRNGKey(seed)`, so evaluations replay the same episodes.
+  stagger: the first episode of each agent is cut after a random fraction of
+    the time limit, so the batch's episodes do not all end on the same step
+    (decorrelates rollouts for time-limited tasks such as Pendulum).
+  """
+
+  def __init__(self, name: str, num_agents: int, seeds: Sequence[int] | None = None,
+               stagger: bool = False, env_params: Any = None) -> None:
+    import gymnax
+    try:
+      self._env, default_params = gymnax.make(name)
+    except (ValueError, KeyError) as error:
+      raise ValueError(
+          f"Unknown gymnax env '{name}'. Known: "
+          f"{', '.join(gymnax.registered_envs)}.") from error
+    self.name = name
+    self._params = env_params or default_params
+    self.num_agents = num_agents
+    self.spec = EnvSpec.from_spaces(self._env.observation_space(self._params),
+                                    self._env.action_space(self._params))
+    if seeds is not None and len(seeds) != num_agents:
+      raise ValueError(f'Got {len(seeds)} seeds for {num_agents} agents.')
+    self._seeds = None if seeds is None else jnp.asarray(seeds, jnp.uint32)
+    self._stagger = stagger
+    self._max_steps = getattr(self._params, 'max_steps_in_episode', None)
+    self._vmap_reset = jax.vmap(self._env.reset_env, in_axes=(0, None))
+    self._vmap_step = jax.vmap(self._env.step_env, in_axes=(0, 0, 0, None))
+
+  @property
+  def params(self) -> Any:
+    return self._params
+
+  def init(self, key: jax.Array) -> EnvState:
+    keys = jax.random.split(key, self.num_agents)
+    if self._seeds is not None:
+      keys = jax.vmap(jax.random.PRNGKey)(self._seeds)
+    _, env_state = self._vmap_reset(keys, self._params)
+    inner = GymnaxInner(env_state, jnp.zeros(self.num_agents, jnp.int32), keys)
+    return in_graph_env.initial_state(self.spec, self.num_agents, inner)
+
+  def reset(self, state: EnvState, mask: jax.Array, key: jax.Array) -> EnvState:
+    inner = state.inner
+    keys = jax.random.split(key, self.num_agents)
+    first = inner.episodes == 0
+    if self._seeds is not None:
+      keys = jnp.where(first[:, None], inner.first_keys, keys)
+    observ, env_state = self._vmap_reset(keys, self._params)
+    if self._stagger and self._max_steps is not None and hasattr(env_state, 'time'):
+      # Uniform start times without jax.random.randint (seen to hang in jit+vmap).
+      fraction = jax.random.uniform(jax.random.fold_in(key, 1), (self.num_agents,))
+      start = jnp.floor(fraction * self._max_steps).astype(env_state.time.dtype)
+      env_state = env_state.replace(time=jnp.where(first, start, env_state.time))
+    new_inner = GymnaxInner(env_state, inner.episodes + 1, inner.first_keys)
+    return in_graph_env.after_reset(
+        state, mask, observ.astype(jnp.float32), new_inner)
+
+  def step(self, state: EnvState, action: jax.Array, key: jax.Array) -> EnvState:
+    keys = jax.random.split(key, self.num_agents)
+    observ, env_state, reward, done, _ = self._vmap_step(
+        keys, state.inner.env_state, action, self._params)
+    done = done.astype(bool)
+    if self._max_steps is not None and hasattr(env_state, 'time'):
+      truncated = done & (env_state.time >= self._max_steps)
+    else:
+      truncated = jnp.zeros_like(done)
+    terminated = done & ~truncated
+    return state.replace(
+        observ=observ.astype(jnp.float32), action=action,
+        reward=reward.reshape(self.num_agents).astype(jnp.float32),
+        terminated=terminated, truncated=truncated, done=done,
+        inner=state.inner.replace(env_state=env_state))
+
+  def render_state(self, state: EnvState, index: int = 0) -> Any:
+    """gymnax's state of one agent, e.g. for rendering."""
+    return jax.tree_util.tree_map(lambda x: x[index], state.inner.env_state)

@@ -1,0 +1,62 @@
+"""Action distributions as small pytrees: diagonal Gaussian and categorical."""
+
+from __future__ import annotations
+
+import math
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+
+
+@flax.struct.dataclass
+class DiagGaussian:
+  """Independent normal per action dimension. mean, std: [..., action_dim]."""
+  mean: jax.Array
+  std: jax.Array
+
+  def sample(self, key: jax.Array) -> jax.Array:
+    return self.mean + self.std * jax.random.normal(key, self.mean.shape)
+
+  def mode(self) -> jax.Array:
+    return self.mean
+
+  def log_prob(self, action: jax.Array) -> jax.Array:
+    """[...]: summed over action dimensions."""
+    z = (action - self.mean) / self.std
+    return (-0.5 * z ** 2 - jnp.log(self.std) - 0.5 * math.log(2 * math.pi)).sum(-1)
+
+  def entropy(self) -> jax.Array:
+    return (jnp.log(self.std) + 0.5 * math.log(2 * math.pi * math.e)).sum(-1)
+
+  def kl(self, other: 'DiagGaussian') -> jax.Array:
+    """KL(self || other), summed over action dimensions."""
+    return (jnp.log(other.std / self.std) +
+            (self.std ** 2 + (self.mean - other.mean) ** 2) / (2 * other.std ** 2)
+            - 0.5).sum(-1)
+
+
+@flax.struct.dataclass
+class Categorical:
+  """Distribution over discrete actions. logits: [..., num_actions]."""
+  logits: jax.Array
+
+  def sample(self, key: jax.Array) -> jax.Array:
+    return jax.random.categorical(key, self.logits).astype(jnp.int32)
+
+  def mode(self) -> jax.Array:
+    return jnp.argmax(self.logits, -1).astype(jnp.int32)
+
+  def log_prob(self, action: jax.Array) -> jax.Array:
+    log_probs = jax.nn.log_softmax(self.logits)
+    return jnp.take_along_axis(
+        log_probs, action[..., None].astype(jnp.int32), -1)[..., 0]
+
+  def entropy(self) -> jax.Array:
+    log_probs = jax.nn.log_softmax(self.logits)
+    return -(jnp.exp(log_probs) * log_probs).sum(-1)
+
+  def kl(self, other: 'Categorical') -> jax.Array:
+    log_p = jax.nn.log_softmax(self.logits)
+    log_q = jax.nn.log_softmax(other.logits)
+    return (jnp.exp(log_p) * (log_p - log_q)).sum(-1)

@@ -1,0 +1,1 @@
+"""Configs, networks and the command-line programs (train, visualize, plot)."""

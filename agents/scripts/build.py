@@ -1,0 +1,96 @@
+"""Build a config's environments, network and algorithm."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import gymnasium as gym
+
+from agents.scripts.configs import ConfigError
+from agents.tools import backends, wrappers
+from agents.tools.attr_dict import AttrDict
+from agents.tools.in_graph_batch_env import InGraphBatchEnv
+
+ENV_BACKENDS = ('gymnasium', 'gymnax')
+
+
+def env_constructor(config: AttrDict, render: bool = False,
+                    stagger: bool = False) -> Callable[[], gym.Env]:
+  """A picklable function that builds one host env of the config."""
+  return functools.partial(_make_gym_env, config.env, config.max_length,
+                           render, stagger)
+
+
+def _make_gym_env(env_id: str, max_length: int | None, render: bool,
+                  stagger: bool) -> gym.Env:
+  try:
+    env = gym.make(env_id, render_mode='rgb_array' if render else None)
+  except gym.error.Error as error:
+    raise ConfigError(f"Cannot make the Gymnasium env '{env_id}': {error}") from error
+  if max_length:
+    env = wrappers.LimitDuration(env, max_length)
+  if stagger:
+    duration = max_length or (env.spec.max_episode_steps if env.spec else None)
+    if duration:
+      env = wrappers.StaggerStart(env, duration)
+  return wrappers.ConvertTo32Bit(env)
+
+
+def _check_backend(config: AttrDict) -> None:
+  if config.env_backend not in ENV_BACKENDS:
+    raise ConfigError(f"Unknown env_backend '{config.env_backend}'. Known: "
+                     f"{', '.join(ENV_BACKENDS)}.")
+
+
+def train_env(config: AttrDict) -> Any:
+  """The in-graph training env: host envs behind InGraphBatchEnv, or gymnax."""
+  _check_backend(config)
+  if config.env_backend == 'gymnax':
+    return _gymnax_env(config, config.num_agents, stagger=config.stagger)
+  backend = config.process_backend if config.env_processes else 'inprocess'
+  batch_env = backends.make_batch_env(
+      env_constructor(config, stagger=config.stagger), config.num_agents, backend)
+  return InGraphBatchEnv(batch_env)
+
+
+def eval_env(config: AttrDict, num_agents: int | None = None,
+             render: bool = False) -> Any:
+  """The evaluation env: fixed reset seeds eval_seed + i, in-process."""
+  _check_backend(config)
+  num_agents = num_agents or config.eval_agents
+  seeds = [config.eval_seed + i for i in range(num_agents)]
+  if config.env_backend == 'gymnax':
+    return _gymnax_env(config, num_agents, seeds=seeds)
+  batch_env = backends.make_batch_env(
+      env_constructor(config, render=render), num_agents, 'inprocess')
+  return InGraphBatchEnv(batch_env, seeds=seeds)
+
+
+def _gymnax_env(config: AttrDict, num_agents: int, **kwargs: Any) -> Any:
+  from agents.envs.gymnax_env import GymnaxEnv
+  try:
+    return GymnaxEnv(config.env, num_agents, **kwargs)
+  except ValueError as error:
+    raise ConfigError(str(error)) from None
+
+
+def episode_limit(config: AttrDict, env: Any) -> int:
+  """The longest an episode of the config can last, for evaluation budgets."""
+  if config.max_length:
+    return int(config.max_length)
+  if config.env_backend == 'gymnax':
+    return int(getattr(env.params, 'max_steps_in_episode', 1000))
+  spec = gym.spec(config.env)
+  return int(spec.max_episode_steps or 1000)
+
+
+def algorithm(config: AttrDict, spec: Any) -> Any:
+  from agents.algorithms.ppo import PPO
+  from agents.algorithms.ppo.ppo import OBJECTIVES
+  if config.objective not in OBJECTIVES:
+    raise ConfigError(f"Unknown objective '{config.objective}'. Known: "
+                      f"{', '.join(OBJECTIVES)}.")
+  from agents.scripts import networks
+  network = networks.make_network(config.network, spec, config)
+  return PPO(config, network)

@@ -1,0 +1,179 @@
+"""Policy and value networks (Flax linen), time-major.
+
+Every network maps `(observ [time, batch, *observ_shape], first [time, batch],
+state [batch, state_size])` to `(distribution [time, batch], value [time,
+batch], state)`. `first` marks the first step of an episode: recurrent
+networks reset their state there; feed-forward networks ignore both. The
+value network is separate from the policy (no shared layers). Parameters
+of the value network live under names starting with `value`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from agents.parts.distributions import Categorical, DiagGaussian
+from agents.scripts.configs import ConfigError
+
+
+def _orthogonal(scale: float) -> Callable:
+  return nn.initializers.orthogonal(scale)
+
+
+class MLP(nn.Module):
+  """Dense layers with tanh, orthogonally initialized; last layer linear."""
+  layers: Sequence[int]
+  output_size: int | None = None
+  output_scale: float = 1.0
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    for size in self.layers:
+      x = nn.tanh(nn.Dense(size, kernel_init=_orthogonal(np.sqrt(2)))(x))
+    if self.output_size is not None:
+      x = nn.Dense(self.output_size, kernel_init=_orthogonal(self.output_scale))(x)
+    return x
+
+
+class ValueHead(nn.Module):
+  layers: Sequence[int]
+
+  @nn.compact
+  def __call__(self, observ: jax.Array) -> jax.Array:
+    return MLP(self.layers, 1, 1.0)(observ)[..., 0]
+
+
+class FeedForwardGaussian(nn.Module):
+  """Gaussian policy with state-independent std, and a separate value MLP."""
+  action_size: int
+  policy_layers: Sequence[int] = (64, 64)
+  value_layers: Sequence[int] = (64, 64)
+  init_std: float = 1.0
+  recurrent = False
+  state_size = 1
+
+  @nn.compact
+  def __call__(self, observ: jax.Array, first: jax.Array, state: jax.Array
+               ) -> tuple[DiagGaussian, jax.Array, jax.Array]:
+    mean = MLP(self.policy_layers, self.action_size, 0.01, name='policy')(observ)
+    log_std = self.param('policy_log_std', nn.initializers.constant(
+        np.log(self.init_std)), (self.action_size,))
+    std = jnp.broadcast_to(jnp.exp(log_std), mean.shape)
+    value = ValueHead(self.value_layers, name='value')(observ)
+    return DiagGaussian(mean, std), value, state
+
+
+class FeedForwardCategorical(nn.Module):
+  """Categorical policy over discrete actions, and a separate value MLP."""
+  num_actions: int
+  policy_layers: Sequence[int] = (64, 64)
+  value_layers: Sequence[int] = (64, 64)
+  recurrent = False
+  state_size = 1
+
+  @nn.compact
+  def __call__(self, observ: jax.Array, first: jax.Array, state: jax.Array
+               ) -> tuple[Categorical, jax.Array, jax.Array]:
+    logits = MLP(self.policy_layers, self.num_actions, 0.01, name='policy')(observ)
+    value = ValueHead(self.value_layers, name='value')(observ)
+    return Categorical(logits), value, state
+
+
+class _ResettingGRU(nn.Module):
+  """One GRU step whose state is zeroed where an episode starts."""
+  size: int
+
+  @nn.compact
+  def __call__(self, carry: jax.Array, inputs: tuple[jax.Array, jax.Array]
+               ) -> tuple[jax.Array, jax.Array]:
+    x, first = inputs
+    carry = jnp.where(first[:, None], jnp.zeros_like(carry), carry)
+    carry, output = nn.GRUCell(self.size)(carry, x)
+    return carry, output
+
+
+class RecurrentGaussian(nn.Module):
+  """Gaussian policy with a GRU (trained on chunks of episodes), separate value MLP."""
+  action_size: int
+  policy_layers: Sequence[int] = (64,)
+  state_size: int = 64
+  value_layers: Sequence[int] = (64, 64)
+  init_std: float = 1.0
+  recurrent = True
+
+  @nn.compact
+  def __call__(self, observ: jax.Array, first: jax.Array, state: jax.Array
+               ) -> tuple[DiagGaussian, jax.Array, jax.Array]:
+    hidden = MLP(self.policy_layers, name='policy_input')(observ)
+    scan = nn.scan(_ResettingGRU, variable_broadcast='params',
+                   split_rngs={'params': False}, in_axes=0, out_axes=0)
+    state, hidden = scan(self.state_size, name='policy_gru')(state, (hidden, first))
+    mean = nn.Dense(self.action_size, kernel_init=_orthogonal(0.01),
+                    name='policy_mean')(hidden)
+    log_std = self.param('policy_log_std', nn.initializers.constant(
+        np.log(self.init_std)), (self.action_size,))
+    std = jnp.broadcast_to(jnp.exp(log_std), mean.shape)
+    value = ValueHead(self.value_layers, name='value')(observ)
+    return DiagGaussian(mean, std), value, state
+
+
+def initial_state(network: nn.Module, batch: int) -> jax.Array:
+  return jnp.zeros((batch, network.state_size), jnp.float32)
+
+
+def feed_forward_gaussian(spec: Any, config: Any) -> FeedForwardGaussian:
+  _require(not spec.discrete, 'feed_forward_gaussian', 'continuous (Box)', spec,
+           'feed_forward_categorical')
+  return FeedForwardGaussian(
+      action_size=int(np.prod(spec.action_shape)),
+      policy_layers=tuple(config.policy_layers),
+      value_layers=tuple(config.value_layers), init_std=config.init_std)
+
+
+def feed_forward_categorical(spec: Any, config: Any) -> FeedForwardCategorical:
+  _require(spec.discrete, 'feed_forward_categorical', 'Discrete', spec,
+           'feed_forward_gaussian')
+  return FeedForwardCategorical(
+      num_actions=spec.num_actions, policy_layers=tuple(config.policy_layers),
+      value_layers=tuple(config.value_layers))
+
+
+def recurrent_gaussian(spec: Any, config: Any) -> RecurrentGaussian:
+  _require(not spec.discrete, 'recurrent_gaussian', 'continuous (Box)', spec,
+           'feed_forward_categorical')
+  return RecurrentGaussian(
+      action_size=int(np.prod(spec.action_shape)),
+      policy_layers=tuple(config.policy_layers),
+      state_size=config.get('state_size', 64),
+      value_layers=tuple(config.value_layers), init_std=config.init_std)
+
+
+NETWORKS = {
+    'feed_forward_gaussian': feed_forward_gaussian,
+    'feed_forward_categorical': feed_forward_categorical,
+    'recurrent_gaussian': recurrent_gaussian,
+}
+
+
+class UnsupportedActionSpace(ConfigError):
+  """The network cannot produce actions of the env's action space."""
+
+
+def _require(ok: bool, name: str, needs: str, spec: Any, alternative: str) -> None:
+  if not ok:
+    found = (f'Discrete({spec.num_actions})' if spec.discrete
+             else f'Box{spec.action_shape}')
+    raise UnsupportedActionSpace(
+        f"Network '{name}' needs a {needs} action space, but the env has "
+        f"{found}. Use network={alternative} (--set network={alternative}).")
+
+
+def make_network(name: str, spec: Any, config: Any) -> nn.Module:
+  if name not in NETWORKS:
+    raise ConfigError(f"Unknown network '{name}'. Known: {', '.join(NETWORKS)}.")
+  return NETWORKS[name](spec, config)

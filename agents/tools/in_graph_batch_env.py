@@ -1,0 +1,94 @@
+"""A host BatchEnv as operations inside the compiled JAX program."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.experimental import io_callback
+
+from agents.tools import in_graph_env
+from agents.tools.in_graph_env import EnvSpec, EnvState
+
+
+class InGraphBatchEnv:
+  """Bridges a host batch env (BatchEnv, WorkerBatchEnv) into `jax.jit` code.
+
+  `reset` and `step` call the host through ordered `io_callback`s, so they run
+  inside `lax.scan` in program order; the reset callback runs only on steps
+  where some agent needs a reset. Host envs keep their own random state: they
+  are seeded on their first reset after `init` (from `seeds` when given, so
+  that e.g. evaluation replays the same episodes each time; else from `init`'s
+  key), then continue their own random streams.
+  """
+
+  def __init__(self, batch_env: Any, seeds: Sequence[int] | None = None) -> None:
+    self._batch_env = batch_env
+    self.num_agents = len(batch_env)
+    self.spec = EnvSpec.from_spaces(batch_env.observation_space,
+                                    batch_env.action_space)
+    if seeds is not None and len(seeds) != self.num_agents:
+      raise ValueError(f'Got {len(seeds)} seeds for {self.num_agents} envs.')
+    self._fixed_seeds = None if seeds is None else [int(s) for s in seeds]
+    self._pending_seeds: list[int | None] = [None] * self.num_agents
+    batch = (self.num_agents,)
+    self._observ_struct = jax.ShapeDtypeStruct(batch + self.spec.observ_shape,
+                                               jnp.float32)
+    self._step_struct = (
+        self._observ_struct,
+        jax.ShapeDtypeStruct(batch, jnp.float32),
+        jax.ShapeDtypeStruct(batch, jnp.bool_),
+        jax.ShapeDtypeStruct(batch, jnp.bool_))
+    self._host_action_dtype = np.int64 if self.spec.discrete else np.float32
+
+  @property
+  def batch_env(self) -> Any:
+    return self._batch_env
+
+  def init(self, key: jax.Array) -> EnvState:
+    """Every agent marked done; the next reset of each env uses its new seed."""
+    if self._fixed_seeds is not None:
+      self._pending_seeds = list(self._fixed_seeds)
+    else:
+      entropy = np.asarray(jax.random.key_data(key)).astype(np.uint32)
+      seeds = np.random.SeedSequence(entropy.tolist()).generate_state(
+          self.num_agents)
+      self._pending_seeds = [int(s) for s in seeds]
+    return in_graph_env.initial_state(self.spec, self.num_agents)
+
+  def reset(self, state: EnvState, mask: jax.Array, key: jax.Array) -> EnvState:
+    del key  # Host envs draw from their own, seeded, random streams.
+    observ = jax.lax.cond(
+        jnp.any(mask),
+        lambda: io_callback(self._host_reset, self._observ_struct, mask,
+                            ordered=True),
+        lambda: state.observ)
+    return in_graph_env.after_reset(state, mask, observ)
+
+  def step(self, state: EnvState, action: jax.Array, key: jax.Array) -> EnvState:
+    del key
+    observ, reward, terminated, truncated = io_callback(
+        self._host_step, self._step_struct, action, ordered=True)
+    return state.replace(
+        observ=observ, action=action, reward=reward, terminated=terminated,
+        truncated=truncated, done=terminated | truncated)
+
+  def _host_reset(self, mask: np.ndarray) -> np.ndarray:
+    indices = np.flatnonzero(np.asarray(mask))
+    seeds = [self._pending_seeds[i] for i in indices]
+    for i in indices:
+      self._pending_seeds[i] = None
+    observ = np.zeros(self._observ_struct.shape, np.float32)
+    observ[indices] = self._batch_env.reset(indices, seeds)
+    return observ
+
+  def _host_step(self, action: np.ndarray) -> tuple[np.ndarray, ...]:
+    action = np.asarray(action).astype(self._host_action_dtype, copy=False)
+    observ, reward, terminated, truncated, _ = self._batch_env.step(action)
+    return (np.asarray(observ, np.float32), np.asarray(reward, np.float32),
+            np.asarray(terminated, bool), np.asarray(truncated, bool))
+
+  def close(self) -> None:
+    self._batch_env.close()

@@ -1,0 +1,117 @@
+"""The in-graph environment interface shared by host-bridged and JAX-native envs.
+
+An in-graph env is a set of functions over a batch state (`EnvState`):
+
+    init(key) -> state                       every agent marked done (needs a reset)
+    reset(state, mask, key) -> state         resets the agents where `mask` is true
+    step(state, action, key) -> state        steps every agent
+
+`reset` and `step` are traceable: they run inside `jax.jit` and `lax.scan`.
+`init` runs in Python at the start of a phase. The algorithm and `simulate`
+cannot tell a host-bridged env (`InGraphBatchEnv`) from a JAX-native one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Protocol
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+@flax.struct.dataclass
+class EnvState:
+  """The batch's variables, each with a leading batch axis.
+
+  observ: [batch, *observ_shape], the latest observation (after a step, the
+    observation the step produced, also when the episode ended there).
+  action: [batch, *action_shape], the last action applied.
+  reward: [batch], terminated: [batch], truncated: [batch], done: [batch]
+    (done = terminated | truncated; init sets it so that every agent resets).
+  inner: whatever the env needs internally (a pytree), e.g. gymnax states.
+  """
+  observ: jax.Array
+  action: jax.Array
+  reward: jax.Array
+  terminated: jax.Array
+  truncated: jax.Array
+  done: jax.Array
+  inner: Any = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvSpec:
+  """What an algorithm needs to know of an env: shapes, dtypes, action range."""
+  observ_shape: tuple[int, ...]
+  action_shape: tuple[int, ...]
+  num_actions: int | None = None          # Discrete action spaces only.
+  action_low: tuple[float, ...] | None = None
+  action_high: tuple[float, ...] | None = None
+
+  @property
+  def discrete(self) -> bool:
+    return self.num_actions is not None
+
+  @property
+  def action_dtype(self) -> Any:
+    return jnp.int32 if self.discrete else jnp.float32
+
+  @classmethod
+  def from_spaces(cls, observation_space: Any, action_space: Any) -> 'EnvSpec':
+    """From Gymnasium or gymnax spaces (Box and Discrete)."""
+    observ_shape = tuple(int(d) for d in observation_space.shape)
+    if hasattr(action_space, 'n') or hasattr(action_space, 'num_categories'):
+      num = getattr(action_space, 'n', None)
+      num = getattr(action_space, 'num_categories', num)
+      return cls(observ_shape, (), num_actions=int(num))
+    if not hasattr(action_space, 'low'):
+      raise TypeError(
+          f'Unsupported action space {action_space}: only Box (continuous) and '
+          'Discrete actions are supported.')
+    shape = tuple(int(d) for d in action_space.shape)
+    low = np.broadcast_to(np.asarray(action_space.low, np.float64), shape)
+    high = np.broadcast_to(np.asarray(action_space.high, np.float64), shape)
+    return cls(observ_shape, shape, None,
+               tuple(float(x) for x in low.ravel()),
+               tuple(float(x) for x in high.ravel()))
+
+
+class InGraphEnv(Protocol):
+  """The interface that `simulate` steps; see the module docstring."""
+  spec: EnvSpec
+  num_agents: int
+
+  def init(self, key: jax.Array) -> EnvState: ...
+  def reset(self, state: EnvState, mask: jax.Array, key: jax.Array) -> EnvState: ...
+  def step(self, state: EnvState, action: jax.Array, key: jax.Array) -> EnvState: ...
+
+
+def initial_state(spec: EnvSpec, num_agents: int, inner: Any = ()) -> EnvState:
+  """A state in which every agent is done, so that the first step resets all."""
+  batch = (num_agents,)
+  return EnvState(
+      observ=jnp.zeros(batch + spec.observ_shape, jnp.float32),
+      action=jnp.zeros(batch + spec.action_shape, spec.action_dtype),
+      reward=jnp.zeros(batch, jnp.float32),
+      terminated=jnp.zeros(batch, bool),
+      truncated=jnp.zeros(batch, bool),
+      done=jnp.ones(batch, bool),
+      inner=inner)
+
+
+def after_reset(state: EnvState, mask: jax.Array, observ: jax.Array,
+                inner: Any = ()) -> EnvState:
+  """The state with fresh episodes where `mask`: new observ, flags cleared."""
+  def select(new: jax.Array, old: jax.Array) -> jax.Array:
+    where = mask.reshape(mask.shape + (1,) * (new.ndim - 1))
+    return jnp.where(where, new, old)
+  return state.replace(
+      observ=select(observ, state.observ),
+      reward=jnp.where(mask, 0.0, state.reward),
+      terminated=state.terminated & ~mask,
+      truncated=state.truncated & ~mask,
+      done=state.done & ~mask,
+      inner=jax.tree_util.tree_map(select, inner, state.inner))

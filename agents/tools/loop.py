@@ -1,0 +1,215 @@
+"""Phases of simulation (train, eval) that alternate until a step budget is spent."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Any, Callable
+
+import jax
+import numpy as np
+
+from agents.tools import simulate as simulate_lib
+from agents.tools.algorithm import Algorithm
+from agents.tools.in_graph_env import InGraphEnv
+
+
+@dataclasses.dataclass
+class Phase:
+  """One phase of the Loop.
+
+  name: e.g. 'train' or 'eval'; names the logs.
+  env: the in-graph env this phase steps (phases may use different batches).
+  steps: env-steps per visit of this phase (summed over the batch).
+  training: passed to the algorithm; only training phases count towards the
+    Loop's step budget.
+  report_every: env-steps between reports of mean score and length, over the
+    episodes completed since the previous report; each visit also ends with a
+    report. None: only at the end of a visit.
+  log_every: env-steps between writes of the algorithm's metrics. None: never.
+  checkpoint_every: env-steps between checkpoints (training phases). None:
+    only at the end of the run.
+  restart: start fresh episodes (env.init) on every visit; by default true for
+    phases that do not train, so that each evaluation replays the same seeds.
+  steps_per_call: most batch steps scanned per call from Python.
+  """
+  name: str
+  env: InGraphEnv
+  steps: int
+  training: bool
+  report_every: int | None = None
+  log_every: int | None = None
+  checkpoint_every: int | None = None
+  restart: bool | None = None
+  steps_per_call: int = 1000
+
+  def __post_init__(self) -> None:
+    if self.restart is None:
+      self.restart = not self.training
+    for field in ('steps', 'report_every', 'log_every', 'checkpoint_every',
+                  'steps_per_call'):
+      value = getattr(self, field)
+      if value is not None and value < 1:
+        raise ValueError(f"Phase '{self.name}': {field} must be >= 1 or None, got {value}.")
+
+
+@dataclasses.dataclass
+class _PhaseProgress:
+  """Host-side bookkeeping of one phase."""
+  run: Callable[..., Any]
+  steps: int = 0                          # Env-steps run in this phase, all visits.
+  state: simulate_lib.SimState | None = None
+  scores: list = dataclasses.field(default_factory=list)
+  lengths: list = dataclasses.field(default_factory=list)
+
+
+class Loop:
+  """Alternates phases until the training phases ran `max_step` env-steps.
+
+  The algorithm's `learner` state passes from phase to phase; each phase keeps
+  its own per-agent state. Side effects are injected callables:
+  `on_report(report: dict)`, `on_metrics(phase_name, step, metrics: dict)`,
+  `on_checkpoint(loop)`. `should_stop()` is asked between calls; when it
+  says yes, the Loop saves a checkpoint and returns early (e.g. on Ctrl-C).
+  """
+
+  def __init__(self, algorithm: Algorithm, phases: list[Phase], key: jax.Array,
+               learner: Any = None,
+               on_report: Callable[[dict], None] | None = None,
+               on_metrics: Callable[[str, int, dict], None] | None = None,
+               on_checkpoint: Callable[['Loop'], None] | None = None,
+               should_stop: Callable[[], bool] | None = None) -> None:
+    if not any(phase.training for phase in phases):
+      raise ValueError('The Loop needs at least one training phase.')
+    names = [phase.name for phase in phases]
+    if len(set(names)) != len(names):
+      raise ValueError(f'Phase names must differ, got {names}.')
+    self._algorithm = algorithm
+    self._phases = phases
+    self._key = key
+    self._progress = {phase.name: _PhaseProgress(
+        simulate_lib.make_run(phase.env, algorithm, phase.training))
+        for phase in phases}
+    if learner is None:
+      key, self._key = jax.random.split(self._key)
+      first = phases[0].env
+      learner = algorithm.init(key, first.spec, first.num_agents).learner
+    self.learner = learner
+    self.step = 0
+    self.train_time = 0.0
+    self._start_time = time.time()
+    self._on_report = on_report or (lambda report: None)
+    self._on_metrics = on_metrics or (lambda name, step, metrics: None)
+    self._on_checkpoint = on_checkpoint or (lambda loop: None)
+    self._last_checkpoint = 0
+    self._should_stop = should_stop or (lambda: False)
+
+  def state_dict(self) -> dict:
+    """What a checkpoint needs to continue the Loop."""
+    return {'learner': self.learner, 'step': self.step, 'key': self._key,
+            'train_time': self.train_time,
+            'phase_steps': {name: p.steps for name, p in self._progress.items()}}
+
+  def load_state_dict(self, state: dict) -> None:
+    self.learner = state['learner']
+    self.step = int(state['step'])
+    self._key = state['key']
+    self.train_time = float(state.get('train_time', 0.0))
+    self._last_checkpoint = self.step
+    for name, steps in state.get('phase_steps', {}).items():
+      if name in self._progress:
+        self._progress[name].steps = int(steps)
+
+  def run(self, max_step: int) -> list[dict]:
+    """Run phases in turn until `max_step` training env-steps; returns the reports."""
+    reports: list[dict] = []
+    while self.step < max_step and not self._should_stop():
+      for phase in self._phases:
+        if self._should_stop() or (phase.training and self.step >= max_step):
+          continue
+        reports.extend(self._visit(phase, max_step))
+    if self.step != self._last_checkpoint:
+      self._checkpoint()
+    return reports
+
+  def _next_key(self) -> jax.Array:
+    self._key, key = jax.random.split(self._key)
+    return key
+
+  def _visit(self, phase: Phase, max_step: int) -> list[dict]:
+    progress = self._progress[phase.name]
+    batch = phase.env.num_agents
+    if progress.state is None or phase.restart:
+      algo = self._algorithm.init(self._next_key(), phase.env.spec, batch)
+      algo = algo.replace(learner=self.learner)
+      progress.state = simulate_lib.init_state(phase.env, algo, self._next_key())
+    else:
+      progress.state = progress.state.replace(
+          algo=progress.state.algo.replace(learner=self.learner))
+    budget = phase.steps
+    if phase.training:
+      budget = min(budget, max_step - self.step)
+    remaining = math.ceil(budget / batch)
+    reports = []
+    start = time.time()
+    while remaining > 0 and not self._should_stop():
+      count = min(remaining, phase.steps_per_call,
+                  *[self._until(progress.steps, every, batch)
+                    for every in (phase.report_every, phase.log_every,
+                                  phase.checkpoint_every) if every])
+      keys = jax.random.split(self._next_key(), count)
+      before = progress.steps
+      progress.state, output = progress.run(progress.state, keys)
+      self._collect(progress, output)
+      remaining -= count
+      progress.steps += count * batch
+      if phase.training:
+        self.step += count * batch
+        self.learner = progress.state.algo.learner
+      if phase.report_every and self._crossed(before, progress.steps, phase.report_every):
+        if remaining > 0:
+          reports.append(self._report(phase, progress))
+      if phase.log_every and self._crossed(before, progress.steps, phase.log_every):
+        metrics = jax.device_get(self._algorithm.metrics(progress.state.algo))
+        self._on_metrics(phase.name, self.step, metrics)
+      if (phase.training and phase.checkpoint_every and
+          self._crossed(before, progress.steps, phase.checkpoint_every)):
+        self._checkpoint()
+    jax.block_until_ready(progress.state)
+    if phase.training:
+      self.train_time += time.time() - start
+    reports.append(self._report(phase, progress))
+    return reports
+
+  @staticmethod
+  def _until(steps: int, every: int, batch: int) -> int:
+    """Batch steps until the env-step counter passes the next multiple of `every`."""
+    return max(1, math.ceil(((steps // every + 1) * every - steps) / batch))
+
+  @staticmethod
+  def _crossed(before: int, after: int, every: int) -> bool:
+    return after // every > before // every
+
+  def _collect(self, progress: _PhaseProgress, output: Any) -> None:
+    done, score, length = jax.device_get(
+        (output.done, output.score, output.length))
+    progress.scores.extend(score[done].tolist())
+    progress.lengths.extend(length[done].tolist())
+
+  def _report(self, phase: Phase, progress: _PhaseProgress) -> dict:
+    scores, lengths = progress.scores, progress.lengths
+    report = {
+        'phase': phase.name, 'step': self.step, 'phase_step': progress.steps,
+        'episodes': len(scores),
+        'mean_score': float(np.mean(scores)) if scores else None,
+        'mean_length': float(np.mean(lengths)) if lengths else None,
+        'time': time.time() - self._start_time, 'train_time': self.train_time,
+    }
+    progress.scores, progress.lengths = [], []
+    self._on_report(report)
+    return report
+
+  def _checkpoint(self) -> None:
+    self._last_checkpoint = self.step
+    self._on_checkpoint(self)

@@ -1,0 +1,105 @@
+"""One environment step fused with the algorithm's callbacks, and many in a scan."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+
+from agents.tools.algorithm import Algorithm, Transition
+from agents.tools.in_graph_env import EnvState, InGraphEnv
+
+
+@flax.struct.dataclass
+class SimState:
+  """Everything that changes from step to step.
+
+  env: the env's batch state. algo: the algorithm's state.
+  score, length: [batch], the return and length of each agent's episode so far.
+  """
+  env: EnvState
+  algo: Any
+  score: jax.Array
+  length: jax.Array
+
+
+@flax.struct.dataclass
+class StepOutput:
+  """Per step, [batch] each: which episodes ended, with their score and length."""
+  done: jax.Array
+  score: jax.Array
+  length: jax.Array
+
+
+def strong_types(tree: Any) -> Any:
+  """The same arrays without weak types, so that a scan's output state has the
+  types of its input and the jitted run is not traced a second time."""
+  return jax.tree_util.tree_map(
+      lambda x: jnp.array(x, dtype=jnp.asarray(x).dtype), tree)
+
+
+def init_state(env: InGraphEnv, algo_state: Any, key: jax.Array) -> SimState:
+  """Start a simulation: every agent will reset on the first step."""
+  zeros = jnp.zeros(env.num_agents)
+  return strong_types(SimState(
+      env=env.init(key), algo=algo_state, score=zeros.astype(jnp.float32),
+      length=zeros.astype(jnp.int32)))
+
+
+def simulate(env: InGraphEnv, algorithm: Algorithm, training: bool
+             ) -> Callable[[SimState, jax.Array], tuple[SimState, StepOutput]]:
+  """Build `step(state, key) -> (state, output)`: one fused batch step.
+
+  1. Agents whose episode ended on the previous step (all, on the first)
+     reset their env and `begin_episode`; their score and length restart.
+  2. `perform` chooses actions for all agents.
+  3. The env steps.
+  4. Score and length accumulate; `experience` sees the transition.
+  5. `end_episode` for the agents that are now done.
+  `output.score` and `output.length` are meaningful where `output.done`.
+  """
+
+  def step(state: SimState, key: jax.Array) -> tuple[SimState, StepOutput]:
+    reset_key, perform_key, step_key = jax.random.split(key, 3)
+    mask = state.env.done
+    env_state = env.reset(state.env, mask, reset_key)
+    algo_state = algorithm.begin_episode(state.algo, mask)
+    score = jnp.where(mask, 0.0, state.score)
+    length = jnp.where(mask, 0, state.length)
+
+    algo_state, action = algorithm.perform(
+        algo_state, env_state.observ, perform_key, training)
+    next_env_state = env.step(env_state, action, step_key)
+
+    score = score + next_env_state.reward
+    length = length + 1
+    transition = Transition(
+        observ=env_state.observ, action=action, reward=next_env_state.reward,
+        terminated=next_env_state.terminated, truncated=next_env_state.truncated,
+        next_observ=next_env_state.observ)
+    algo_state = algorithm.experience(algo_state, transition, training)
+    algo_state = algorithm.end_episode(algo_state, next_env_state.done, training)
+
+    new_state = SimState(env=next_env_state, algo=algo_state, score=score,
+                         length=length)
+    return new_state, StepOutput(next_env_state.done, score, length)
+
+  return step
+
+
+def make_run(env: InGraphEnv, algorithm: Algorithm, training: bool
+             ) -> Callable[[SimState, jax.Array], tuple[SimState, StepOutput]]:
+  """A jitted `run(state, keys)` that scans one fused step per key.
+
+  Outputs are stacked as [steps, batch]. One call from Python runs all steps;
+  a new number of steps compiles once.
+  """
+  step = simulate(env, algorithm, training)
+
+  @jax.jit
+  def run(state: SimState, keys: jax.Array) -> tuple[SimState, StepOutput]:
+    return jax.lax.scan(step, state, keys)
+
+  return run
