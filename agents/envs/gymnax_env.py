@@ -24,9 +24,10 @@ class GymnaxEnv:
   """A gymnax env for `num_agents` agents, compiled into the program.
 
   gymnax's `step` resets on its own; this adapter calls `step_env` and
-  `reset_env` instead, so resets stay explicit (DESIGN.md). gymnax reports one
-  `done` flag; a done at the time limit (`time >= max_steps_in_episode`) is
-  reported as `truncated`, any other as `terminated`.
+  `reset_env` instead, so resets stay explicit (DESIGN.md). Natural ends are
+  `terminated`; reaching `max_steps_in_episode` is `truncated` (gymnax >= 1.0
+  reports them apart; for older versions a done at the time limit counts as a
+  truncation).
 
   seeds: when given, each agent's first episode after `init` starts from
     `PRNGKey(seed)`, so evaluations replay the same episodes.
@@ -89,12 +90,20 @@ class GymnaxEnv:
     keys = jax.random.split(key, self.num_agents)
     observ, env_state, reward, done, _ = self._vmap_step(
         keys, state.inner.env_state, action, self._params)
-    done = done.astype(bool)
-    if self._max_steps is not None and hasattr(env_state, 'time'):
+    if hasattr(self._env, 'is_truncated'):
+      # gymnax >= 1.0: step_env reports natural terminations only.
+      terminated = done.astype(bool)
+      limit = jax.vmap(self._env.is_truncated, in_axes=(0, None))(
+          env_state, self._params)
+      truncated = limit.astype(bool) & ~terminated
+    elif self._max_steps is not None and hasattr(env_state, 'time'):
+      # Older gymnax: one done flag that includes the time limit.
+      done = done.astype(bool)
       truncated = done & (env_state.time >= self._max_steps)
+      terminated = done & ~truncated
     else:
-      truncated = jnp.zeros_like(done)
-    terminated = done & ~truncated
+      terminated, truncated = done.astype(bool), jnp.zeros_like(done, bool)
+    done = terminated | truncated
     return state.replace(
         observ=observ.astype(jnp.float32), action=action,
         reward=reward.reshape(self.num_agents).astype(jnp.float32),

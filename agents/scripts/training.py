@@ -90,6 +90,8 @@ def run(config: AttrDict, run_dir: str, config_name: str, timestamp: str,
   enable_compilation_cache()
   with open(os.path.join(run_dir, 'config.yaml'), 'w') as stream:
     stream.write(config.to_yaml())
+  with open(os.path.join(run_dir, 'run.yaml'), 'w') as stream:
+    stream.write(f'config_name: {config_name}\ntimestamp: {timestamp!r}\n')
   checkpoints = os.path.join(run_dir, 'checkpoints')
   summaries = Summaries(run_dir)
   latest = checkpoint.latest(checkpoints)

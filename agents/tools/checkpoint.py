@@ -61,3 +61,15 @@ def load(path: str, target: Any) -> tuple[Any, str, int]:
   state = jax.tree_util.tree_map(
       lambda t, x: np.asarray(x, dtype=np.asarray(t).dtype), target, state)
   return state, payload['config'], int(payload['step'])
+
+
+def load_part(path: str, name: str, target: Any) -> tuple[Any, int]:
+  """Restore one entry of a saved state dict (e.g. 'learner'); returns (value, step)."""
+  with open(path, 'rb') as stream:
+    payload = flax.serialization.msgpack_restore(stream.read())
+  if name not in payload['state']:
+    raise KeyError(f"Checkpoint {path} holds no '{name}'.")
+  value = flax.serialization.from_state_dict(target, payload['state'][name])
+  value = jax.tree_util.tree_map(
+      lambda t, x: np.asarray(x, dtype=np.asarray(t).dtype), target, value)
+  return value, int(payload['step'])

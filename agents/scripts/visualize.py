@@ -1,0 +1,201 @@
+r"""Render a trained policy: `python -m agents.scripts.visualize --logdir=<run> --outdir=<dir>`.
+
+Loads the run's config.yaml and its latest checkpoint (normalizers included),
+runs the deterministic policy for --num_episodes episodes on the evaluation
+seeds, and writes one video per episode plus stats.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+from typing import Any, Sequence
+
+os.environ.setdefault('SDL_AUDIODRIVER', 'dummy')
+os.environ.setdefault('SDL_VIDEODRIVER', 'dummy')
+os.environ.setdefault('MUJOCO_GL', 'egl')
+
+import numpy as np
+import yaml
+
+# imageio starts ffmpeg with fork+exec, which is safe; JAX warns about any fork.
+warnings.filterwarnings('ignore', message='os.fork', category=RuntimeWarning)
+
+from agents.scripts.configs import ConfigError
+from agents.tools.attr_dict import AttrDict
+
+GL_ADVICE = (
+    'Rendering MuJoCo envs without a display needs EGL or OSMesa: install '
+    "Debian's `libegl1 libopengl0 libgl1-mesa-dri` and set MUJOCO_GL=egl, or "
+    '`libosmesa6` and set MUJOCO_GL=osmesa.')
+
+
+class VisualizeError(Exception):
+  """A problem with the run directory or rendering; printed as one line."""
+
+
+def load_run(run_dir: str, checkpoint_path: str | None) -> tuple[AttrDict, str, str]:
+  """The run's config, its config name and the checkpoint to load."""
+  from agents.tools import checkpoint
+  config_path = os.path.join(run_dir, 'config.yaml')
+  if not os.path.isdir(run_dir):
+    raise VisualizeError(f"No run directory '{run_dir}'.")
+  if not os.path.exists(config_path):
+    raise VisualizeError(f"'{run_dir}' has no config.yaml: pass the directory "
+                         'of one run (<logdir>/<timestamp>-<config>).')
+  with open(config_path) as stream:
+    config = AttrDict.from_yaml(stream.read())
+  name = os.path.basename(os.path.normpath(run_dir)).split('-', 1)[-1]
+  meta = os.path.join(run_dir, 'run.yaml')
+  if os.path.exists(meta):
+    with open(meta) as stream:
+      name = (yaml.safe_load(stream) or {}).get('config_name', name)
+  if checkpoint_path is None:
+    checkpoint_path = checkpoint.latest(os.path.join(run_dir, 'checkpoints'))
+    if checkpoint_path is None:
+      raise VisualizeError(f"'{run_dir}' has no checkpoint in checkpoints/: "
+                           'train longer (checkpoints are written every '
+                           'checkpoint_every steps and at the end).')
+  elif not os.path.exists(checkpoint_path):
+    raise VisualizeError(f"No checkpoint file '{checkpoint_path}'.")
+  return config, name, checkpoint_path
+
+
+class Policy:
+  """The deterministic policy of a checkpoint, for one env at a time."""
+
+  def __init__(self, config: AttrDict, checkpoint_path: str, observation_space: Any,
+               action_space: Any) -> None:
+    import jax
+    from agents.scripts import build
+    from agents.tools import checkpoint
+    from agents.tools.in_graph_env import EnvSpec
+    spec = EnvSpec.from_spaces(observation_space, action_space)
+    self._algorithm = build.algorithm(config, spec)
+    state = self._algorithm.init(jax.random.PRNGKey(0), spec, 1)
+    learner, self.step = checkpoint.load_part(checkpoint_path, 'learner', state.learner)
+    self._initial = state.replace(learner=learner)
+    self._state = self._initial
+    algorithm = self._algorithm
+    key = jax.random.PRNGKey(0)
+    self._act = jax.jit(lambda s, o, first: algorithm.perform(
+        algorithm.begin_episode(s, first), o, key, False))
+    self._observe = jax.jit(lambda s, t: algorithm.end_episode(
+        algorithm.experience(s, t, False), t.terminated | t.truncated, False))
+
+  def begin_episode(self) -> None:
+    self._state = self._initial
+    self._first = True
+
+  def act(self, observ: np.ndarray) -> np.ndarray:
+    """The action for `observ`, following the protocol's order of calls."""
+    self._observ = np.asarray(observ, np.float32)[None]
+    self._state, action = self._act(self._state, self._observ,
+                                    np.asarray([self._first]))
+    self._first = False
+    self._action = action
+    return np.asarray(action[0])
+
+  def observe(self, next_observ: np.ndarray, reward: float, terminated: bool,
+              truncated: bool) -> None:
+    from agents.tools.algorithm import Transition
+    transition = Transition(
+        observ=self._observ, action=self._action,
+        reward=np.asarray([reward], np.float32),
+        terminated=np.asarray([terminated]), truncated=np.asarray([truncated]),
+        next_observ=np.asarray(next_observ, np.float32)[None])
+    self._state = self._observe(self._state, transition)
+
+
+def render_episodes(config: AttrDict, checkpoint_path: str, num_episodes: int,
+                    outdir: str, video_format: str, fps: int) -> dict:
+  """Run and record `num_episodes` deterministic episodes; returns the stats."""
+  import imageio
+  from agents.scripts import build
+  if config.env_backend == 'gymnax':
+    print(f"Rendering with Gymnasium's '{config.env}' (gymnax envs do not "
+          'render frames); its episodes differ from the gymnax evaluation.',
+          file=sys.stderr)
+  env = build.env_constructor(config, render=True)()
+  policy = Policy(config, checkpoint_path, env.observation_space, env.action_space)
+  returns, lengths, videos = [], [], []
+  os.makedirs(outdir, exist_ok=True)
+  try:
+    for episode in range(num_episodes):
+      observ, _ = env.reset(seed=config.eval_seed + episode)
+      policy.begin_episode()
+      frames = [_render(env)]
+      total, length, done = 0.0, 0, False
+      while not done:
+        next_observ, reward, terminated, truncated, _ = env.step(policy.act(observ))
+        policy.observe(next_observ, reward, terminated, truncated)
+        observ = next_observ
+        frames.append(_render(env))
+        total += float(reward)
+        length += 1
+        done = terminated or truncated
+      path = os.path.join(outdir, f'episode-{episode:03d}.{video_format}')
+      if video_format == 'gif':
+        imageio.mimsave(path, frames, duration=1000 / fps, loop=0)
+      else:
+        imageio.mimsave(path, frames, fps=fps, macro_block_size=1)
+      returns.append(total)
+      lengths.append(length)
+      videos.append(os.path.basename(path))
+      print(f'Episode {episode}: return {total:.1f}, length {length} -> {path}',
+            file=sys.stderr)
+  finally:
+    env.close()
+  return {'returns': returns, 'lengths': lengths, 'videos': videos,
+          'checkpoint_step': policy.step}
+
+
+def _render(env: Any) -> np.ndarray:
+  try:
+    frame = env.render()
+  except Exception as error:  # Renderers fail in many ways without a display.
+    text = f'{type(error).__name__}: {error}'
+    advice = GL_ADVICE if any(w in text.lower() for w in ('gl', 'egl', 'mujoco')) else (
+        'Install the env\'s rendering extra (e.g. gymnasium[classic-control]).')
+    raise VisualizeError(f'Rendering failed ({text}). {advice}') from None
+  if frame is None:
+    raise VisualizeError('The env rendered no frame (render_mode rgb_array unsupported).')
+  return np.asarray(frame)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+  parser = argparse.ArgumentParser(
+      prog='python -m agents.scripts.visualize', description=__doc__,
+      formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument('--logdir', required=True,
+                      help='Directory of one run: <logdir>/<timestamp>-<config>.')
+  parser.add_argument('--outdir', required=True, help='Where videos go.')
+  parser.add_argument('--checkpoint', default=None,
+                      help='A checkpoint file to load (default: the latest).')
+  parser.add_argument('--num_episodes', type=int, default=5)
+  parser.add_argument('--format', choices=('mp4', 'gif'), default='mp4')
+  parser.add_argument('--fps', type=int, default=30)
+  args = parser.parse_args(argv)
+  try:
+    config, name, checkpoint_path = load_run(args.logdir, args.checkpoint)
+    stats = render_episodes(config, checkpoint_path, args.num_episodes,
+                            args.outdir, args.format, args.fps)
+  except (VisualizeError, ConfigError) as error:
+    print(f'error: {error}', file=sys.stderr)
+    return 2
+  stats.update(config=name, checkpoint=os.path.abspath(checkpoint_path),
+               seeds=[config.eval_seed + i for i in range(args.num_episodes)],
+               mean_return=float(np.mean(stats['returns'])))
+  with open(os.path.join(args.outdir, 'stats.json'), 'w') as stream:
+    json.dump(stats, stream, indent=2)
+  print(f"Mean return {stats['mean_return']:.1f} over {args.num_episodes} "
+        f'episodes (checkpoint step {stats["checkpoint_step"]:,}); videos and '
+        f'stats.json in {args.outdir}')
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

@@ -1,0 +1,69 @@
+"""Envs with faults, for the tests of the process backends."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import gymnasium as gym
+import numpy as np
+
+
+class CountingEnv(gym.Env):
+  """Observation = [index, steps]; reward = action; ends after `duration` steps."""
+
+  def __init__(self, index: int = 0, duration: int = 5) -> None:
+    self.observation_space = gym.spaces.Box(-np.inf, np.inf, (2,), np.float32)
+    self.action_space = gym.spaces.Box(-1, 1, (1,), np.float32)
+    self._index, self._duration, self._steps = index, duration, 0
+
+  def reset(self, *, seed=None, options=None):
+    self._steps = 0
+    return np.array([self._index, 0], np.float32), {}
+
+  def step(self, action):
+    self._steps += 1
+    observ = np.array([self._index, self._steps], np.float32)
+    return observ, float(np.asarray(action).ravel()[0]), self._steps >= self._duration, False, {}
+
+
+class RaisingEnv(CountingEnv):
+  """Raises inside step after `after` steps."""
+
+  def __init__(self, after: int = 2) -> None:
+    super().__init__()
+    self._after = after
+
+  def step(self, action):
+    if self._steps >= self._after:
+      raise ValueError('deliberate failure inside step')
+    return super().step(action)
+
+
+class StuckEnv(CountingEnv):
+  """Sleeps (practically) forever inside step."""
+
+  def step(self, action):
+    time.sleep(3600)
+
+
+class SuicideEnv(CountingEnv):
+  """Kills its own process with SIGKILL inside step."""
+
+  def step(self, action):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+class WrongSpaceEnv(CountingEnv):
+  def __init__(self) -> None:
+    super().__init__()
+    self.observation_space = gym.spaces.Box(-1, 1, (3,), np.float32)
+
+
+def counting_env(index: int = 0, duration: int = 5) -> CountingEnv:
+  return CountingEnv(index, duration)
+
+
+def pendulum() -> gym.Env:
+  return gym.make('Pendulum-v1')

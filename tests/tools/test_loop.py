@@ -1,0 +1,88 @@
+import jax
+import numpy as np
+import pytest
+
+from agents.tools import BatchEnv, InGraphBatchEnv, MockAlgorithm, MockEnvironment
+from agents.tools.loop import Loop, Phase
+
+
+def _env(agents, min_duration=4, max_duration=4):
+  return InGraphBatchEnv(BatchEnv(
+      [MockEnvironment((2,), (1,), min_duration, max_duration, seed=i)
+       for i in range(agents)], blocking=True))
+
+
+def _loop(**kwargs):
+  phases = [Phase('train', _env(4), steps=40, training=True, report_every=16,
+                  log_every=20, checkpoint_every=32),
+            Phase('eval', _env(2), steps=16, training=False)]
+  return Loop(MockAlgorithm(), phases, jax.random.PRNGKey(0), **kwargs)
+
+
+def test_phases_alternate_until_the_training_budget():
+  reports = _loop().run(100)
+  phases = [report['phase'] for report in reports]
+  train_ends = [r['step'] for r in reports if r['phase'] == 'train']
+  # 40 train steps, then eval, until 100 train steps; the last train visit is cut to 20.
+  assert phases.count('eval') == 3
+  assert phases[-1] == 'eval'
+  assert train_ends[-1] == 100
+  evals = [r for r in reports if r['phase'] == 'eval']
+  assert [r['step'] for r in evals] == [40, 80, 100]
+
+
+def test_reports_hold_mean_score_and_length_of_episodes_completed_in_the_phase():
+  reports = _loop().run(40)
+  evaluation = [r for r in reports if r['phase'] == 'eval'][0]
+  # 2 agents x 8 steps with episodes of exactly 4 steps: 4 episodes.
+  assert evaluation['episodes'] == 4
+  assert evaluation['mean_length'] == 4.0
+  assert -4 <= evaluation['mean_score'] <= 4
+  train = [r for r in reports if r['phase'] == 'train']
+  # Reports at 16 and 32 steps, and at the end of the visit (40).
+  assert [r['phase_step'] for r in train] == [16, 32, 40]
+  assert sum(r['episodes'] for r in train) == 4 * (10 // 4)
+
+
+def test_metrics_and_checkpoints_follow_their_intervals():
+  metrics, checkpoints = [], []
+  loop = _loop(on_metrics=lambda name, step, m: metrics.append((name, step, m)),
+               on_checkpoint=lambda loop: checkpoints.append(loop.step))
+  loop.run(80)
+  assert [step for _, step, _ in metrics] == [20, 40, 60, 80]
+  assert metrics[-1][2]['experienced_steps'] == 80
+  # Every 32 steps, and once at the end of the run.
+  assert checkpoints == [32, 64, 80]
+
+
+def test_the_learner_moves_between_phases_and_eval_does_not_change_it():
+  loop = _loop()
+  loop.run(40)
+  # MockAlgorithm's learner counts experienced training steps only.
+  assert int(loop.learner) == 40
+
+
+def test_state_dict_resumes_the_step_counter():
+  loop = _loop()
+  loop.run(40)
+  resumed = _loop()
+  resumed.load_state_dict(loop.state_dict())
+  reports = resumed.run(80)
+  assert reports[0]['step'] > 40
+  assert resumed.step == 80
+
+
+def test_should_stop_ends_the_run_early_with_a_checkpoint():
+  checkpoints = []
+  loop = _loop(should_stop=lambda: True,
+               on_checkpoint=lambda loop: checkpoints.append(loop.step))
+  loop.run(1000)
+  assert loop.step < 1000
+
+
+def test_bad_phases_are_rejected():
+  with pytest.raises(ValueError, match='training phase'):
+    Loop(MockAlgorithm(), [Phase('eval', _env(2), 8, training=False)],
+         jax.random.PRNGKey(0))
+  with pytest.raises(ValueError, match='steps must be'):
+    Phase('train', _env(2), 0, training=True)
