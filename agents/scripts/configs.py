@@ -72,7 +72,7 @@ def pendulum() -> AttrDict:
   with config.unlocked:
     config.env = 'Pendulum-v1'
     config.discount = 0.9
-    config.steps = 150_000
+    config.steps = 131_072
   return config
 
 

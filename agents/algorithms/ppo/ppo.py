@@ -283,7 +283,7 @@ class PPO(Algorithm):
       params, opt_state = carry
       grads, metrics = jax.grad(self._loss, has_aux=True)(
           params, select(indices), kl_coef)
-      metrics['grad_norm'] = optax.global_norm(grads)
+      metrics['grad_norm'] = optax.tree.norm(grads)
       updates, opt_state = self._optimizer.update(grads, opt_state, params)
       return (optax.apply_updates(params, updates), opt_state), metrics
 

@@ -1,0 +1,124 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from agents.scripts import train
+
+TINY = ['--set', 'env_backend=gymnax', '--set', 'num_agents=4',
+        '--set', 'update_every=16', '--set', 'num_minibatches=2',
+        '--set', 'update_epochs=1', '--set', 'policy_layers=[16]',
+        '--set', 'value_layers=[16]', '--set', 'eval_agents=2',
+        '--set', 'eval_every=128', '--set', 'report_every=64',
+        '--set', 'log_every=64', '--set', 'checkpoint_every=128', '--quiet']
+
+
+def _run(tmp_path, *args):
+  return train.main(['--logdir', str(tmp_path), '--config', 'pendulum',
+                     '--timestamp', 'run', *TINY, *args])
+
+
+def _reports(run_dir):
+  with open(os.path.join(run_dir, 'metrics.jsonl')) as stream:
+    return [json.loads(line) for line in stream]
+
+
+def test_writes_config_metrics_events_and_checkpoints(tmp_path, capsys):
+  assert _run(tmp_path, '--set', 'steps=256') == 0
+  run_dir = tmp_path / 'run-pendulum'
+  assert (run_dir / 'config.yaml').exists()
+  assert os.listdir(run_dir / 'checkpoints')
+  assert any(name.startswith('events') for name in os.listdir(run_dir / 'train'))
+  assert any(name.startswith('events') for name in os.listdir(run_dir / 'eval'))
+  reports = _reports(run_dir)
+  assert {'phase', 'step', 'mean_score', 'mean_length', 'time'} <= set(reports[0])
+  assert {r['phase'] for r in reports} == {'train', 'eval'}
+  final = capsys.readouterr().out.strip().splitlines()[-1]
+  assert 'final eval mean score' in final and str(run_dir) in final
+
+
+def test_resume_continues_the_step_counter_and_set_extends_steps(tmp_path):
+  assert _run(tmp_path, '--set', 'steps=256') == 0
+  run_dir = tmp_path / 'run-pendulum'
+  first = _reports(run_dir)
+  assert max(r['step'] for r in first) == 256
+  assert _run(tmp_path, '--set', 'steps=512') == 0
+  second = _reports(run_dir)[len(first):]
+  assert min(r['step'] for r in second) > 256
+  assert max(r['step'] for r in second) == 512
+  assert 'steps: 512' in (run_dir / 'config.yaml').read_text()
+
+
+def test_the_same_seed_gives_identical_metrics(tmp_path):
+  scores = []
+  for name in ('a', 'b'):
+    assert train.main(['--logdir', str(tmp_path / name), '--config', 'pendulum',
+                       '--timestamp', 'run', '--seed', '3', *TINY,
+                       '--set', 'steps=256']) == 0
+    scores.append([(r['phase'], r['step'], r['mean_score'])
+                   for r in _reports(tmp_path / name / 'run-pendulum')])
+  assert scores[0] == scores[1]
+
+
+def test_set_parsing_and_its_errors():
+  config = train.apply_overrides(
+      train.configs.get('pendulum'), ['steps=1000', 'policy_layers=[8, 8]',
+                                      'objective=kl_penalty', 'max_length=null'])
+  assert config.steps == 1000 and config.policy_layers == [8, 8]
+  assert config.objective == 'kl_penalty' and config.max_length is None
+  with pytest.raises(train.UsageError, match='expected KEY=VALUE'):
+    train.apply_overrides(config, ['steps'])
+  with pytest.raises(train.UsageError, match="Unknown config key 'stepz'.*steps"):
+    train.apply_overrides(config, ['stepz=3'])
+  with pytest.raises(train.UsageError, match='YAML'):
+    train.apply_overrides(config, ['steps=[1,'])
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--config', 'pendlum'], "Unknown config 'pendlum'. Known: default, pendulum"),
+    (['--config', 'pendulum', '--set', 'nope=1'], "Unknown config key 'nope'"),
+    (['--config', 'pendulum', '--set', 'steps'], 'Malformed --set'),
+    (['--config', 'pendulum', '--set', 'network=feed_forward_categorical',
+      '--set', 'steps=64'], "needs a Discrete action space"),
+])
+def test_bad_input_gets_one_clear_line(tmp_path, capsys, args, message):
+  assert train.main(['--logdir', str(tmp_path), '--quiet', *args]) == 2
+  err = capsys.readouterr().err.strip()
+  assert len(err.splitlines()) == 1 and message in err
+
+
+def test_unwritable_logdir_is_one_clear_line(tmp_path, capsys):
+  blocker = tmp_path / 'file'
+  blocker.write_text('not a directory')
+  assert train.main(['--logdir', str(blocker), '--config', 'pendulum']) == 2
+  err = capsys.readouterr().err
+  assert 'Cannot write the log directory' in err and 'Traceback' not in err
+
+
+def test_list_shows_every_config_with_what_it_trains(capsys):
+  assert train.main(['--list']) == 0
+  out = capsys.readouterr().out
+  for name in ('default', 'pendulum', 'cartpole', 'pendulum_jax'):
+    assert name in out
+  assert 'Pendulum-v1' in out
+
+
+def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
+  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  command = [sys.executable, '-m', 'agents.scripts.train', '--logdir', str(tmp_path),
+             '--config', 'pendulum', '--timestamp', 'run', '--set', 'steps=100000000',
+             *TINY]
+  process = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+  metrics = tmp_path / 'run-pendulum' / 'metrics.jsonl'
+  import time
+  deadline = time.time() + 120
+  while time.time() < deadline and not (metrics.exists() and metrics.stat().st_size):
+    time.sleep(0.2)
+  process.send_signal(2)
+  out, err = process.communicate(timeout=60)
+  assert process.returncode == 130, err
+  assert 'Interrupted at step' in err and 'Traceback' not in err
+  assert os.listdir(tmp_path / 'run-pendulum' / 'checkpoints')

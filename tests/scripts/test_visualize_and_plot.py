@@ -1,0 +1,104 @@
+import json
+import os
+
+import imageio
+import numpy as np
+import pytest
+
+from agents.scripts import plot, train, visualize
+
+HOST = ['--set', 'num_agents=4', '--set', 'update_every=16',
+        '--set', 'num_minibatches=2', '--set', 'update_epochs=1',
+        '--set', 'policy_layers=[16]', '--set', 'value_layers=[16]',
+        '--set', 'eval_agents=3', '--set', 'eval_every=256',
+        '--set', 'steps=256', '--quiet']
+
+
+@pytest.fixture(scope='module')
+def run_dir(tmp_path_factory):
+  logdir = tmp_path_factory.mktemp('runs')
+  assert train.main(['--logdir', str(logdir), '--config', 'pendulum',
+                     '--timestamp', 'run', *HOST]) == 0
+  return logdir / 'run-pendulum'
+
+
+def _count_frames(path):
+  with imageio.get_reader(path) as reader:
+    return sum(1 for _ in reader)
+
+
+def test_videos_have_a_frame_per_step_and_returns_match_evaluation(run_dir, tmp_path):
+  outdir = tmp_path / 'videos'
+  assert visualize.main(['--logdir', str(run_dir), '--outdir', str(outdir),
+                         '--num_episodes', '3']) == 0
+  stats = json.loads((outdir / 'stats.json').read_text())
+  assert stats['config'] == 'pendulum' and stats['checkpoint_step'] == 256
+  assert len(stats['returns']) == 3 and stats['lengths'] == [200, 200, 200]
+  for video, length in zip(stats['videos'], stats['lengths']):
+    assert video.endswith('.mp4')
+    assert _count_frames(str(outdir / video)) == length + 1
+  with open(run_dir / 'metrics.jsonl') as stream:
+    evaluation = [json.loads(line) for line in stream
+                  if json.loads(line)['phase'] == 'eval'][-1]
+  # Same checkpoint, same reset seeds, deterministic policy: same returns.
+  assert evaluation['episodes'] == 3
+  assert np.mean(stats['returns']) == pytest.approx(evaluation['mean_score'], rel=1e-4)
+
+
+def test_gif_videos_and_their_stats_equal_the_summed_rewards(run_dir, tmp_path):
+  outdir = tmp_path / 'gifs'
+  assert visualize.main(['--logdir', str(run_dir), '--outdir', str(outdir),
+                         '--num_episodes', '1', '--format', 'gif']) == 0
+  stats = json.loads((outdir / 'stats.json').read_text())
+  # GIF writers merge identical consecutive frames, so count at most one per step.
+  frames = _count_frames(str(outdir / stats['videos'][0]))
+  assert stats['lengths'][0] // 2 < frames <= stats['lengths'][0] + 1
+  # Replay the episode by hand: the return is the sum of its rewards.
+  from agents.scripts import build
+  config, _, path = visualize.load_run(str(run_dir), None)
+  env = build.env_constructor(config)()
+  policy = visualize.Policy(config, path, env.observation_space, env.action_space)
+  observ, _ = env.reset(seed=config.eval_seed)
+  policy.begin_episode()
+  total, done = 0.0, False
+  while not done:
+    next_observ, reward, terminated, truncated, _ = env.step(policy.act(observ))
+    policy.observe(next_observ, reward, terminated, truncated)
+    observ, total, done = next_observ, total + reward, terminated or truncated
+  assert stats['returns'][0] == pytest.approx(total, rel=1e-5)
+
+
+def test_missing_config_or_checkpoint_is_one_clear_line(tmp_path, capsys):
+  assert visualize.main(['--logdir', str(tmp_path), '--outdir', str(tmp_path / 'o')]) == 2
+  assert 'has no config.yaml' in capsys.readouterr().err
+  (tmp_path / 'config.yaml').write_text('env: Pendulum-v1\n')
+  assert visualize.main(['--logdir', str(tmp_path), '--outdir', str(tmp_path / 'o')]) == 2
+  err = capsys.readouterr().err
+  assert 'has no checkpoint' in err and len(err.strip().splitlines()) == 1
+
+
+def test_plot_draws_one_line_per_run(run_dir, tmp_path):
+  import matplotlib
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt
+  out = tmp_path / 'curves.png'
+  logdir = os.path.dirname(run_dir)
+  lines = []
+  original = plt.Axes.plot
+  def recording(self, *args, **kwargs):
+    lines.append(kwargs.get('label'))
+    return original(self, *args, **kwargs)
+  plt.Axes.plot = recording
+  try:
+    assert plot.main(['--logdir', str(logdir), '--out', str(out)]) == 0
+  finally:
+    plt.Axes.plot = original
+  assert out.stat().st_size > 1000
+  assert imageio.v2.imread(str(out)).ndim == 3
+  # One run: one line in each of the train and eval panels.
+  assert len(lines) == 2
+
+
+def test_plot_without_runs_is_one_clear_line(tmp_path, capsys):
+  assert plot.main(['--logdir', str(tmp_path), '--out', str(tmp_path / 'x.png')]) == 2
+  assert 'No run with a metrics.jsonl' in capsys.readouterr().err
