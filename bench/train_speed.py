@@ -1,0 +1,77 @@
+"""Training speed and time to solve Pendulum (eval mean >= -200), per config.
+
+    python bench/train_speed.py [--configs pendulum pendulum_jax] [--seeds 0 1 2]
+
+Each run is `python -m agents.scripts.train` in its own process (so compile
+time counts). Reported per run: training env-steps/s (updates included, eval
+excluded), train seconds and steps until the first eval >= -200, wall seconds
+until then (process start, compile and evals included), the final eval score
+and the whole process's wall time. Evaluation uses the reset seeds
+10000..10009, as shared/peers/sb3_ppo.py does. Last line: one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def run(config: str, seed: int, logdir: str, extra: list[str]) -> dict:
+  start = time.time()
+  subprocess.run([sys.executable, '-m', 'agents.scripts.train', '--logdir', logdir,
+                  '--config', config, '--timestamp', f'seed{seed}', '--seed', str(seed),
+                  '--quiet', *extra], check=True, stdout=subprocess.DEVNULL)
+  wall = time.time() - start
+  with open(os.path.join(logdir, f'seed{seed}-{config}', 'metrics.jsonl')) as stream:
+    reports = [json.loads(line) for line in stream]
+  evals = [r for r in reports if r['phase'] == 'eval']
+  train = [r for r in reports if r['phase'] == 'train']
+  solved = next((r for r in evals if r['mean_score'] >= -200), None)
+  last_train = train[-1]
+  return {
+      'config': config, 'seed': seed,
+      'steps_per_s': last_train['step'] / last_train['train_time'],
+      'train_s_to_m200': solved['train_time'] if solved else None,
+      'steps_to_m200': solved['step'] if solved else None,
+      'wall_s_to_m200': solved['time'] if solved else None,
+      'final_eval': evals[-1]['mean_score'], 'process_wall_s': wall,
+  }
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__)
+  parser.add_argument('--configs', nargs='+', default=['pendulum', 'pendulum_jax'])
+  parser.add_argument('--seeds', nargs='+', type=int, default=[0])
+  parser.add_argument('--set', dest='overrides', action='append', default=[])
+  args = parser.parse_args()
+  extra = [item for override in args.overrides for item in ('--set', override)]
+  results = []
+  with tempfile.TemporaryDirectory() as logdir:
+    for config in args.configs:
+      for seed in args.seeds:
+        result = run(config, seed, logdir, extra)
+        results.append(result)
+        print(f"{config:14s} seed {seed}: {result['steps_per_s']:8,.0f} env-steps/s, "
+              f"-200 after {result['train_s_to_m200'] or float('nan'):.1f} s train / "
+              f"{result['wall_s_to_m200'] or float('nan'):.1f} s wall "
+              f"({result['steps_to_m200']} steps); final eval "
+              f"{result['final_eval']:.1f}; whole run {result['process_wall_s']:.1f} s",
+              flush=True)
+  summary = {}
+  for config in args.configs:
+    mine = [r for r in results if r['config'] == config]
+    for key in ('steps_per_s', 'train_s_to_m200', 'wall_s_to_m200', 'final_eval',
+                'process_wall_s'):
+      values = [r[key] for r in mine if r[key] is not None]
+      summary[f'{config}_{key}_median'] = statistics.median(values) if values else None
+  print(json.dumps(summary))
+
+
+if __name__ == '__main__':
+  main()
