@@ -77,6 +77,12 @@ class ExternalProcess:
   def close(self) -> None:
     self._worker.close()
 
+  def __enter__(self) -> 'ExternalProcess':
+    return self
+
+  def __exit__(self, *exc: Any) -> None:
+    self.close()
+
   def __del__(self) -> None:
     worker = self.__dict__.get('_worker')
     if worker is not None:

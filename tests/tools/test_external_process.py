@@ -34,16 +34,12 @@ def test_forwards_step_reset_and_attributes_and_steps_in_parallel():
 
 
 def test_lambda_constructors_work():
-  env = ExternalProcess(lambda: helpers.CountingEnv(7))
-  try:
+  with ExternalProcess(lambda: helpers.CountingEnv(7)) as env:
     assert env.reset()[0][0] == 7
-  finally:
-    env.close()
 
 
 def test_exception_in_worker_names_env_index_and_carries_traceback():
-  env = ExternalProcess(helpers.RaisingEnv, index=4)
-  try:
+  with ExternalProcess(helpers.RaisingEnv, index=4) as env:
     env.reset()
     env.step(np.zeros(1))
     env.step(np.zeros(1))
@@ -53,13 +49,10 @@ def test_exception_in_worker_names_env_index_and_carries_traceback():
     assert 'Env 4' in message
     assert 'deliberate failure inside step' in message
     assert 'Traceback' in message and 'helpers.py' in message
-  finally:
-    env.close()
 
 
 def test_worker_killed_mid_run_raises_within_seconds():
-  env = ExternalProcess(helpers.counting_env, index=1, timeout=60)
-  try:
+  with ExternalProcess(helpers.counting_env, index=1, timeout=60) as env:
     env.reset()
     pid = env._worker.pid
     start = time.time()
@@ -69,18 +62,13 @@ def test_worker_killed_mid_run_raises_within_seconds():
       while True:
         env.step(np.zeros(1))
     assert time.time() - start < 10
-  finally:
-    env.close()
 
 
 def test_worker_that_kills_itself_inside_step_raises():
-  env = ExternalProcess(helpers.SuicideEnv, index=2)
-  try:
+  with ExternalProcess(helpers.SuicideEnv, index=2) as env:
     env.reset()
     with pytest.raises(WorkerDiedError, match='Env 2'):
       env.step(np.zeros(1))
-  finally:
-    env.close()
 
 
 def test_stuck_worker_times_out_and_close_leaves_no_process():
