@@ -31,8 +31,9 @@ class CountingEnv(gym.Env):
 class RaisingEnv(CountingEnv):
   """Raises inside step after `after` steps."""
 
-  def __init__(self, after: int = 2) -> None:
-    super().__init__()
+  def __init__(self, after: int = 2, duration: int = 5,
+               render_mode: str | None = None) -> None:
+    super().__init__(duration=duration)
     self._after = after
 
   def step(self, action):
@@ -67,3 +68,8 @@ def counting_env(index: int = 0, duration: int = 5) -> CountingEnv:
 
 def pendulum() -> gym.Env:
   return gym.make('Pendulum-v1')
+
+
+# For the training program's tests: gym.make('tests.helpers:RaisingCounter-v0')
+# imports this module (also inside a worker process) and finds the id.
+gym.register('RaisingCounter-v0', entry_point=RaisingEnv, kwargs={'after': 40, 'duration': 1000})

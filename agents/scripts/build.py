@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 from typing import Any, Callable
 
 import gymnasium as gym
@@ -81,7 +82,11 @@ def episode_limit(config: AttrDict, env: Any) -> int:
     return int(config.max_length)
   if config.env_backend == 'gymnax':
     return int(getattr(env.params, 'max_steps_in_episode', 1000))
-  spec = gym.spec(config.env)
+  env_id = config.env
+  if ':' in env_id:  # 'module:EnvId', as gym.make accepts: import, then look up.
+    module, env_id = env_id.split(':', 1)
+    importlib.import_module(module)
+  spec = gym.spec(env_id)
   return int(spec.max_episode_steps or 1000)
 
 

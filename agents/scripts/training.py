@@ -13,6 +13,7 @@ from agents.scripts import build
 from agents.tools import checkpoint
 from agents.tools.attr_dict import AttrDict
 from agents.tools.loop import Loop, Phase
+from agents.tools.process import WorkerDiedError, WorkerError, WorkerTimeoutError
 from agents.tools.summaries import Summaries
 
 
@@ -57,6 +58,10 @@ def _close(envs: list[Any]) -> None:
     if close:
       close()
 
+# Failures of envs in worker processes: reported in one message (with the
+# worker's traceback and the env's index) and a resume command.
+ENV_FAILURES = (WorkerError, WorkerDiedError, WorkerTimeoutError)
+
 
 class Progress:
   """A progress bar over training steps with speed and the latest scores."""
@@ -93,6 +98,8 @@ def run(config: AttrDict, run_dir: str, config_name: str, timestamp: str,
     stream.write(f'config_name: {config_name}\ntimestamp: {timestamp!r}\n')
   checkpoints = os.path.join(run_dir, 'checkpoints')
   summaries = Summaries(run_dir)
+  resume_command = (f'python -m agents.scripts.train --logdir={logdir} '
+                    f'--config={config_name} --timestamp={timestamp}')
   latest = checkpoint.latest(checkpoints)
   stop = {'requested': False}
   progress: Progress | None = None
@@ -110,7 +117,12 @@ def run(config: AttrDict, run_dir: str, config_name: str, timestamp: str,
 
   callbacks = dict(on_report=on_report, on_metrics=summaries.metrics,
                    on_checkpoint=on_checkpoint, should_stop=lambda: stop['requested'])
-  loop, _, envs = make_loop(config, jax.random.PRNGKey(config.seed), callbacks)
+  try:
+    loop, _, envs = make_loop(config, jax.random.PRNGKey(config.seed), callbacks)
+  except ENV_FAILURES as error:
+    summaries.close()
+    print(f'error: the environments could not start: {error}', file=sys.stderr)
+    return 1
   try:
     if latest:
       state, _, step = checkpoint.load(latest, loop.state_dict())
@@ -128,6 +140,12 @@ def run(config: AttrDict, run_dir: str, config_name: str, timestamp: str,
     previous = signal.signal(signal.SIGINT, request_stop)
     try:
       loop.run(config.steps)
+    except ENV_FAILURES as error:
+      print(f'error: an environment failed at step {loop.step:,}: {error}',
+            file=sys.stderr)
+      print(f'The last checkpoint is kept in {checkpoints}. Resume with: '
+            f'{resume_command}', file=sys.stderr)
+      return 1
     finally:
       signal.signal(signal.SIGINT, previous)
       progress.close()
@@ -136,8 +154,7 @@ def run(config: AttrDict, run_dir: str, config_name: str, timestamp: str,
     _close(envs)
   if stop['requested']:
     print(f'Interrupted at step {loop.step:,}; checkpoint saved in {checkpoints}. '
-          f'Resume with: python -m agents.scripts.train --logdir={logdir} '
-          f'--config={config_name} --timestamp={timestamp}', file=sys.stderr)
+          f'Resume with: {resume_command}', file=sys.stderr)
     return 130
   score = last_eval.get('mean_score')
   summary = (f"final eval mean score {score:.1f} over {last_eval['episodes']} "

@@ -7,18 +7,17 @@ from typing import Any, Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.experimental import io_callback
-
 from agents.tools import in_graph_env
+from agents.tools.host_call import host_call
 from agents.tools.in_graph_env import EnvSpec, EnvState
 
 
 class InGraphBatchEnv:
   """Bridges a host batch env (BatchEnv, WorkerBatchEnv) into `jax.jit` code.
 
-  `reset` and `step` call the host through ordered `io_callback`s, so they run
-  inside `lax.scan` in program order; the reset callback runs only on steps
-  where some agent needs a reset. Host envs keep their own random state: they
+  `reset` and `step` call the host through `host_call` (a lean io_callback),
+  ordered by data dependencies, so they run inside `lax.scan` in program
+  order; the reset call runs only on steps where some agent needs a reset. Host envs keep their own random state: they
   are seeded on their first reset after `init` (from `seeds` when given, so
   that e.g. evaluation replays the same episodes each time; else from `init`'s
   key), then continue their own random streams.
@@ -42,6 +41,7 @@ class InGraphBatchEnv:
         jax.ShapeDtypeStruct(batch, jnp.bool_),
         jax.ShapeDtypeStruct(batch, jnp.bool_))
     self._host_action_dtype = np.int64 if self.spec.discrete else np.float32
+    self._host_error: BaseException | None = None
 
   @property
   def batch_env(self) -> Any:
@@ -62,21 +62,46 @@ class InGraphBatchEnv:
     del key  # Host envs draw from their own, seeded, random streams.
     observ = jax.lax.cond(
         jnp.any(mask),
-        lambda: io_callback(self._host_reset, self._observ_struct, mask,
-                            ordered=True),
+        lambda: host_call(self._host_reset, self._observ_struct, mask),
         lambda: state.observ)
     return in_graph_env.after_reset(state, mask, observ)
 
   def step(self, state: EnvState, action: jax.Array, key: jax.Array) -> EnvState:
     del key
-    observ, reward, terminated, truncated = io_callback(
-        self._host_step, self._step_struct, action, ordered=True)
+    # The observation is passed only to order the step after this step's reset.
+    observ, reward, terminated, truncated = host_call(
+        self._host_step, self._step_struct, action, state.observ)
     return state.replace(
         observ=observ, action=action, reward=reward, terminated=terminated,
         truncated=truncated, done=terminated | truncated)
 
+  def take_host_error(self) -> BaseException | None:
+    """The exception a host env raised inside the last compiled call, if any.
+
+    XLA reports a failed callback as a generic runtime error; `make_run`
+    re-raises this original (e.g. a WorkerError naming the env) instead.
+    """
+    error, self._host_error = self._host_error, None
+    return error
+
   def _host_reset(self, mask: np.ndarray) -> np.ndarray:
-    indices = np.flatnonzero(np.asarray(mask))
+    try:
+      return self._reset_envs(mask)
+    except BaseException as error:
+      self._host_error = error
+      raise
+
+  def _host_step(self, action: np.ndarray, after: np.ndarray
+                 ) -> tuple[np.ndarray, ...]:
+    del after
+    try:
+      return self._step_envs(action)
+    except BaseException as error:
+      self._host_error = error
+      raise
+
+  def _reset_envs(self, mask: np.ndarray) -> np.ndarray:
+    indices = np.flatnonzero(mask)
     seeds = [self._pending_seeds[i] for i in indices]
     for i in indices:
       self._pending_seeds[i] = None
@@ -84,8 +109,9 @@ class InGraphBatchEnv:
     observ[indices] = self._batch_env.reset(indices, seeds)
     return observ
 
-  def _host_step(self, action: np.ndarray) -> tuple[np.ndarray, ...]:
-    action = np.asarray(action).astype(self._host_action_dtype, copy=False)
+  def _step_envs(self, action: np.ndarray) -> tuple[np.ndarray, ...]:
+    # A copy: the envs may keep it, and XLA reuses the buffer it lent us.
+    action = np.array(action, self._host_action_dtype)
     observ, reward, terminated, truncated, _ = self._batch_env.step(action)
     return (np.asarray(observ, np.float32), np.asarray(reward, np.float32),
             np.asarray(terminated, bool), np.asarray(truncated, bool))

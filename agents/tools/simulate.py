@@ -94,12 +94,23 @@ def make_run(env: InGraphEnv, algorithm: Algorithm, training: bool
   """A jitted `run(state, keys)` that scans one fused step per key.
 
   Outputs are stacked as [steps, batch]. One call from Python runs all steps;
-  a new number of steps compiles once.
+  a new number of steps compiles once. When a host env raises inside the call
+  (an env error, a dead worker), that exception is raised here, not XLA's
+  generic runtime error around it.
   """
   step = simulate(env, algorithm, training)
+  scan = jax.jit(lambda state, keys: jax.lax.scan(step, state, keys))
+  take_host_error = getattr(env, 'take_host_error', None)
+  if take_host_error is None:
+    return scan
 
-  @jax.jit
   def run(state: SimState, keys: jax.Array) -> tuple[SimState, StepOutput]:
-    return jax.lax.scan(step, state, keys)
+    try:
+      return jax.block_until_ready(scan(state, keys))
+    except Exception:  # XLA's wrapper; its type varies with the failure.
+      error = take_host_error()
+      if error is None:
+        raise
+      raise error from None
 
   return run

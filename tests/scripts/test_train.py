@@ -97,6 +97,18 @@ def test_unwritable_logdir_is_one_clear_line(tmp_path, capsys):
   assert 'Cannot write the log directory' in err and 'Traceback' not in err
 
 
+def test_an_env_failing_in_its_worker_is_reported_with_a_resume_command(
+    tmp_path, capsys):
+  code = _run(tmp_path, '--set', 'env_backend=gymnasium', '--set',
+              'env=tests.helpers:RaisingCounter-v0', '--set', 'env_processes=true',
+              '--set', 'steps=1024', '--set', 'eval_every=4096')
+  assert code == 1
+  err = capsys.readouterr().err
+  assert 'error: an environment failed at step' in err
+  assert '(in env 0)' in err and 'deliberate failure inside step' in err
+  assert '--timestamp=run' in err and 'JaxRuntimeError' not in err
+
+
 def test_list_shows_every_config_with_what_it_trains(capsys):
   assert train.main(['--list']) == 0
   out = capsys.readouterr().out

@@ -141,3 +141,12 @@ def test_gymnax_seeds_make_evaluations_repeat():
 def test_unknown_gymnax_env_lists_known_ones():
   with pytest.raises(ValueError, match='Known:.*Pendulum-v1'):
     GymnaxEnv('Pendulm-v1', 2)
+
+
+def test_an_env_raising_in_its_worker_surfaces_as_that_error_with_its_index():
+  from agents.tools import WorkerBatchEnv, WorkerError
+  from tests import helpers
+  with WorkerBatchEnv([helpers.CountingEnv] * 3 + [helpers.RaisingEnv],
+                      num_workers=2) as batch_env:
+    with pytest.raises(WorkerError, match='(?s)in env 3.*deliberate failure'):
+      _run(InGraphBatchEnv(batch_env), steps=10)
