@@ -1,103 +1,231 @@
-"""A lean call from compiled JAX code into Python that hands over NumPy arrays.
+"""Calls from compiled JAX code into Python through XLA's typed FFI.
 
-`jax.experimental.io_callback` first copies its arguments into JAX arrays on
-the CPU device (`jax.device_put`), which costs ~40 us per call on this
-project's 2-core CPU machine: as much as stepping four Pendulum envs, and the
-largest cost of the host bridge. `host_call` lowers to the same XLA
-Python-callback custom call that `io_callback` uses
-(`jax.interpreters.mlir.emit_python_callback`) but gives the callback the
-NumPy views XLA passes, so one call costs ~11 us instead of ~50 us.
+The host bridge (`InGraphBatchEnv`) calls Python once or twice per batch step,
+so the cost of one call matters. `jax.experimental.io_callback` costs ~50 us a
+call on this project's 2-core CPU machine (it copies its arguments into JAX
+arrays first), and a program that contains one is never written to JAX's
+persistent compilation cache, so every training run on host envs compiled its
+PPO update again (~1.5 s). `HostFunction` instead registers one XLA FFI
+handler, written in Python with `ctypes`, under a fixed target name; a call
+passes the function's number as its first operand. XLA sees an ordinary
+custom call: the program is cacheable, and one call costs ~10 us.
 
-Semantics: the call has a side effect (XLA never removes or merges it) and no
-JAX effect, so calls are ordered by data dependencies only. Pass whatever must
-happen first as an argument (`after=`). The results must match
-`result_shape_dtypes` exactly (shape and dtype). Not differentiable, not
-vmappable. Where this JAX lacks the hook, `host_call` falls back to an ordered
-`io_callback` with the same interface.
+Semantics: a call has a side effect (XLA never removes or merges it) and no
+JAX effect, so calls are ordered by data dependencies only; pass whatever
+must happen first as an argument. Arguments reach the function as NumPy
+copies; results must match `result_shape_dtypes` (shape and dtype). An
+exception in the function fails the XLA computation, and `take_error()`
+returns the original exception so that callers can raise it instead of XLA's
+generic runtime error (see `simulate.make_run`). Not differentiable, not
+vmappable. The structs below follow `jaxlib/include/xla/ffi/api/c_api.h`,
+XLA's stable C ABI for FFI handlers.
 """
 
 from __future__ import annotations
 
+import ctypes
+import threading
+import weakref
 from typing import Any, Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
-try:  # The hook io_callback itself is built on; public in jax.interpreters.mlir.
-  from jax.extend.core import Primitive
-  from jax.interpreters import mlir
-  _emit_python_callback = mlir.emit_python_callback
-except (ImportError, AttributeError):  # pragma: no cover - older/newer JAX.
-  _emit_python_callback = None
+TARGET = 'agents_host_call'
+_FFI_API_MAJOR, _FFI_API_MINOR = 0, 1     # The oldest FFI API this code needs.
+_EXTENSION_METADATA = 1
+_ERROR_CODE_INTERNAL = 13
 
 
-class _FlatCallback:
-  """Adapts a pytree callback to flat NumPy arguments and results."""
-
-  def __init__(self, callback: Callable[..., Any], in_tree: Any,
-               result_avals: tuple[Any, ...], out_tree: Any) -> None:
-    self.callback = callback
-    self.in_tree = in_tree
-    self.out_tree = out_tree
-    self.result_avals = result_avals
-
-  def __call__(self, *flat_args: Any) -> tuple[np.ndarray, ...]:
-    args = jax.tree_util.tree_unflatten(self.in_tree, flat_args)
-    results = self.callback(*args)
-    flat, tree = jax.tree_util.tree_flatten(results)
-    if tree != self.out_tree:
-      raise RuntimeError(
-          f'{self.callback!r} returned a structure {tree}, expected '
-          f'{self.out_tree}.')
-    outputs = []
-    for index, (value, aval) in enumerate(zip(flat, self.result_avals)):
-      value = np.asarray(value)
-      if value.shape != aval.shape or value.dtype != aval.dtype:
-        raise RuntimeError(
-            f'{self.callback!r} returned output {index} as {value.dtype}'
-            f'{list(value.shape)}, expected {aval.dtype}{list(aval.shape)}.')
-      outputs.append(value)
-    return tuple(outputs)
+class _ExtensionBase(ctypes.Structure):
+  _fields_ = [('struct_size', ctypes.c_size_t), ('type', ctypes.c_int),
+              ('next', ctypes.c_void_p)]
 
 
-if _emit_python_callback is not None:
-  host_call_p = Primitive('agents_host_call')
-  host_call_p.multiple_results = True
-
-  @host_call_p.def_impl
-  def _impl(*args: Any, callback: _FlatCallback) -> list[jax.Array]:
-    outputs = callback(*(np.asarray(arg) for arg in args))
-    return [jax.numpy.asarray(output) for output in outputs]
-
-  @host_call_p.def_abstract_eval
-  def _abstract_eval(*avals: Any, callback: _FlatCallback) -> list[Any]:
-    del avals
-    return list(callback.result_avals)
-
-  def _lowering(ctx: Any, *args: Any, callback: _FlatCallback) -> Any:
-    results, _, _ = _emit_python_callback(
-        ctx, callback, None, list(args), ctx.avals_in, ctx.avals_out,
-        has_side_effect=True)
-    return results
-
-  mlir.register_lowering(host_call_p, _lowering, cacheable=False)
+class _ApiVersion(ctypes.Structure):
+  _fields_ = [('struct_size', ctypes.c_size_t), ('extension_start', ctypes.c_void_p),
+              ('major_version', ctypes.c_int), ('minor_version', ctypes.c_int)]
 
 
-def host_call(callback: Callable[..., Any], result_shape_dtypes: Any,
-              *args: Any) -> Any:
-  """Call `callback(*args)` on the host from traced code; see the module doc.
+class _Metadata(ctypes.Structure):
+  _fields_ = [('struct_size', ctypes.c_size_t), ('api_version', _ApiVersion),
+              ('traits', ctypes.c_uint32)]
 
-  `callback` receives NumPy arrays (read-only views; copy what you keep) and
-  returns a pytree matching `result_shape_dtypes` (`jax.ShapeDtypeStruct`s).
+
+class _MetadataExtension(ctypes.Structure):
+  _fields_ = [('extension_base', _ExtensionBase),
+              ('metadata', ctypes.POINTER(_Metadata))]
+
+
+class _Buffers(ctypes.Structure):   # XLA_FFI_Args and XLA_FFI_Rets.
+  _fields_ = [('struct_size', ctypes.c_size_t), ('extension_start', ctypes.c_void_p),
+              ('size', ctypes.c_int64), ('types', ctypes.c_void_p),
+              ('pointers', ctypes.POINTER(ctypes.c_void_p))]
+
+
+class _Attrs(ctypes.Structure):
+  _fields_ = [('struct_size', ctypes.c_size_t), ('extension_start', ctypes.c_void_p),
+              ('size', ctypes.c_int64), ('types', ctypes.c_void_p),
+              ('names', ctypes.c_void_p), ('attrs', ctypes.c_void_p)]
+
+
+class _CallFrame(ctypes.Structure):
+  _fields_ = [('struct_size', ctypes.c_size_t), ('extension_start', ctypes.c_void_p),
+              ('api', ctypes.c_void_p), ('ctx', ctypes.c_void_p),
+              ('stage', ctypes.c_int), ('args', _Buffers), ('rets', _Buffers),
+              ('attrs', _Attrs), ('future', ctypes.c_void_p)]
+
+
+class _Buffer(ctypes.Structure):
+  _fields_ = [('struct_size', ctypes.c_size_t), ('extension_start', ctypes.c_void_p),
+              ('dtype', ctypes.c_int), ('data', ctypes.c_void_p),
+              ('rank', ctypes.c_int64), ('dims', ctypes.POINTER(ctypes.c_int64))]
+
+
+class _ErrorCreateArgs(ctypes.Structure):
+  _fields_ = [('struct_size', ctypes.c_size_t), ('extension_start', ctypes.c_void_p),
+              ('message', ctypes.c_char_p), ('errc', ctypes.c_int)]
+
+
+class _ApiHead(ctypes.Structure):   # The first fields of XLA_FFI_Api.
+  _fields_ = [('struct_size', ctypes.c_size_t), ('extension_start', ctypes.c_void_p),
+              ('api_version', _ApiVersion), ('internal_api', ctypes.c_void_p),
+              ('error_create', ctypes.c_void_p)]
+
+
+_ERROR_CREATE = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.POINTER(_ErrorCreateArgs))
+_HANDLER = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p)
+
+# Function number -> (weak reference to the HostFunction, argument specs
+# (operand index, shape, dtype, bytes), argument pytree structure).
+_registry: dict[int, tuple[weakref.ReferenceType, list[tuple], Any]] = {}
+_registry_lock = threading.Lock()
+
+
+def _error(frame: _CallFrame, message: str) -> int:
+  """An XLA_FFI_Error carrying `message`, made by XLA's own constructor."""
+  api = _ApiHead.from_address(frame.api)
+  args = _ErrorCreateArgs(ctypes.sizeof(_ErrorCreateArgs), None,
+                          message.encode('utf-8', 'replace'), _ERROR_CODE_INTERNAL)
+  return _ERROR_CREATE(api.error_create)(ctypes.byref(args))
+
+
+_Int32, _string_at, _memmove = ctypes.c_int32, ctypes.string_at, ctypes.memmove
+_DATA_OFFSET = _Buffer.data.offset
+
+
+def _data_pointer(buffer_address: int) -> int:
+  """The `data` field of the XLA_FFI_Buffer at `buffer_address`."""
+  return ctypes.c_void_p.from_address(buffer_address + _DATA_OFFSET).value
+
+
+def _handle(frame_address: int) -> int | None:
+  """The FFI handler: answer XLA's metadata query, or run one call."""
+  frame = _CallFrame.from_address(frame_address)
+  if frame.extension_start:
+    extension = _ExtensionBase.from_address(frame.extension_start)
+    if extension.type == _EXTENSION_METADATA:
+      metadata = _MetadataExtension.from_address(frame.extension_start).metadata[0]
+      metadata.api_version = _ApiVersion(
+          ctypes.sizeof(_ApiVersion), None, _FFI_API_MAJOR, _FFI_API_MINOR)
+      metadata.traits = 0
+      return None
+  function = None
+  try:
+    args, rets = frame.args.pointers, frame.rets.pointers
+    number = _Int32.from_address(_data_pointer(args[0])).value
+    reference, arg_specs, in_tree = _registry[number]
+    function = reference()
+    if function is None:
+      raise RuntimeError('The HostFunction of this compiled call was deleted.')
+    inputs = [
+        np.frombuffer(_string_at(_data_pointer(args[i]), nbytes), dtype).reshape(shape)
+        for i, shape, dtype, nbytes in arg_specs]
+    for i, output in enumerate(function.run_flat(inputs, in_tree)):
+      _memmove(_data_pointer(rets[i]), output.tobytes(), output.nbytes)
+    return None
+  except BaseException as error:  # Also KeyboardInterrupt: never unwind into XLA.
+    if function is not None:
+      function.error = error
+    return _error(frame, f'{type(error).__name__}: {error}')
+
+
+_handler = _HANDLER(_handle)   # Kept alive for the life of the process.
+_registered = False
+
+
+def _register() -> None:
+  global _registered
+  if not _registered:
+    jax.ffi.register_ffi_target(TARGET, jax.ffi.pycapsule(_handler), platform='cpu')
+    _registered = True
+
+
+class HostFunction:
+  """`fn` made callable from traced code; see the module docstring.
+
+  `fn(*args)` receives NumPy arrays (copies) and returns a pytree matching
+  `result_shape_dtypes`. Outside of tracing, calling runs `fn` directly.
   """
-  flat_results, out_tree = jax.tree_util.tree_flatten(result_shape_dtypes)
-  if _emit_python_callback is None:  # pragma: no cover
-    return jax.experimental.io_callback(
-        lambda *a: callback(*jax.tree_util.tree_map(np.asarray, a)),
-        result_shape_dtypes, *args, ordered=True)
-  flat_args, in_tree = jax.tree_util.tree_flatten(args)
-  result_avals = tuple(
-      jax.core.ShapedArray(s.shape, s.dtype) for s in flat_results)
-  flat_callback = _FlatCallback(callback, in_tree, result_avals, out_tree)
-  outputs = host_call_p.bind(*flat_args, callback=flat_callback)
-  return jax.tree_util.tree_unflatten(out_tree, outputs)
+
+  def __init__(self, fn: Callable[..., Any], result_shape_dtypes: Any) -> None:
+    self.fn = fn
+    self.error: BaseException | None = None
+    flat, self._out_tree = jax.tree_util.tree_flatten(result_shape_dtypes)
+    self._out_specs = [(tuple(s.shape), np.dtype(s.dtype)) for s in flat]
+    self._result_structs = tuple(jax.ShapeDtypeStruct(shape, dtype)
+                                 for shape, dtype in self._out_specs)
+    self._numbers: dict[tuple, int] = {}
+
+  def take_error(self) -> BaseException | None:
+    """The exception `fn` raised inside a compiled call (once), if any."""
+    error, self.error = self.error, None
+    return error
+
+  def __call__(self, *args: Any) -> Any:
+    flat_args, in_tree = jax.tree_util.tree_flatten(args)
+    if not any(isinstance(x, jax.core.Tracer) for x in flat_args):
+      results = self.fn(*jax.tree_util.tree_map(np.asarray, args))
+      flat = self._check(jax.tree_util.tree_leaves(results))
+      return jax.tree_util.tree_unflatten(
+          self._out_tree, [jnp.asarray(x) for x in flat])
+    number = self._number(flat_args, in_tree)
+    _register()
+    outputs = jax.ffi.ffi_call(TARGET, self._result_structs, has_side_effect=True)(
+        jnp.int32(number), *flat_args)
+    return jax.tree_util.tree_unflatten(self._out_tree, outputs)
+
+  def run_flat(self, inputs: list[np.ndarray], in_tree: Any) -> list[np.ndarray]:
+    """Run `fn` on flat inputs; flat outputs checked against the specs."""
+    results = self.fn(*jax.tree_util.tree_unflatten(in_tree, inputs))
+    return self._check(jax.tree_util.tree_leaves(results))
+
+  def _number(self, flat_args: list[Any], in_tree: Any) -> int:
+    """This function's number for one signature of arguments."""
+    specs = [(tuple(x.shape), np.dtype(x.dtype)) for x in flat_args]
+    key = (tuple(specs), in_tree)
+    if key not in self._numbers:
+      with _registry_lock:
+        number = len(_registry)
+        arg_specs = [(index + 1, shape, dtype,
+                      int(np.prod(shape, dtype=int)) * dtype.itemsize)
+                     for index, (shape, dtype) in enumerate(specs)]
+        _registry[number] = (weakref.ref(self), arg_specs, in_tree)
+      self._numbers[key] = number
+    return self._numbers[key]
+
+  def _check(self, flat: list[Any]) -> list[np.ndarray]:
+    if len(flat) != len(self._out_specs):
+      raise RuntimeError(f'{self.fn!r} returned {len(flat)} arrays, expected '
+                         f'{len(self._out_specs)}.')
+    outputs = []
+    for index, (value, (shape, dtype)) in enumerate(zip(flat, self._out_specs)):
+      if type(value) is not np.ndarray:
+        value = np.asarray(value)
+      if value.shape != shape or value.dtype != dtype:
+        raise RuntimeError(
+            f'{self.fn!r} returned output {index} as {value.dtype}'
+            f'{list(value.shape)}, expected {dtype}{list(shape)}.')
+      outputs.append(value)
+    return outputs

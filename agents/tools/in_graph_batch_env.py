@@ -8,15 +8,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from agents.tools import in_graph_env
-from agents.tools.host_call import host_call
+from agents.tools.host_call import HostFunction
 from agents.tools.in_graph_env import EnvSpec, EnvState
 
 
 class InGraphBatchEnv:
   """Bridges a host batch env (BatchEnv, WorkerBatchEnv) into `jax.jit` code.
 
-  `reset` and `step` call the host through `host_call` (a lean io_callback),
-  ordered by data dependencies, so they run inside `lax.scan` in program
+  `reset` and `step` call the host through `HostFunction`s (XLA FFI calls
+  into Python, cheaper than io_callback and cacheable), ordered by data
+  dependencies, so they run inside `lax.scan` in program
   order; the reset call runs only on steps where some agent needs a reset. Host envs keep their own random state: they
   are seeded on their first reset after `init` (from `seeds` when given, so
   that e.g. evaluation replays the same episodes each time; else from `init`'s
@@ -41,7 +42,8 @@ class InGraphBatchEnv:
         jax.ShapeDtypeStruct(batch, jnp.bool_),
         jax.ShapeDtypeStruct(batch, jnp.bool_))
     self._host_action_dtype = np.int64 if self.spec.discrete else np.float32
-    self._host_error: BaseException | None = None
+    self._reset_call = HostFunction(self._reset_envs, self._observ_struct)
+    self._step_call = HostFunction(self._step_envs, self._step_struct)
 
   @property
   def batch_env(self) -> Any:
@@ -62,15 +64,13 @@ class InGraphBatchEnv:
     del key  # Host envs draw from their own, seeded, random streams.
     observ = jax.lax.cond(
         jnp.any(mask),
-        lambda: host_call(self._host_reset, self._observ_struct, mask),
+        lambda: self._reset_call(mask),
         lambda: state.observ)
     return in_graph_env.after_reset(state, mask, observ)
 
   def step(self, state: EnvState, action: jax.Array, key: jax.Array) -> EnvState:
     del key
-    # The observation is passed only to order the step after this step's reset.
-    observ, reward, terminated, truncated = host_call(
-        self._host_step, self._step_struct, action, state.observ)
+    observ, reward, terminated, truncated = self._step_call(action, state.observ)
     return state.replace(
         observ=observ, action=action, reward=reward, terminated=terminated,
         truncated=truncated, done=terminated | truncated)
@@ -78,27 +78,10 @@ class InGraphBatchEnv:
   def take_host_error(self) -> BaseException | None:
     """The exception a host env raised inside the last compiled call, if any.
 
-    XLA reports a failed callback as a generic runtime error; `make_run`
+    XLA reports a failed host call as a generic runtime error; `make_run`
     re-raises this original (e.g. a WorkerError naming the env) instead.
     """
-    error, self._host_error = self._host_error, None
-    return error
-
-  def _host_reset(self, mask: np.ndarray) -> np.ndarray:
-    try:
-      return self._reset_envs(mask)
-    except BaseException as error:
-      self._host_error = error
-      raise
-
-  def _host_step(self, action: np.ndarray, after: np.ndarray
-                 ) -> tuple[np.ndarray, ...]:
-    del after
-    try:
-      return self._step_envs(action)
-    except BaseException as error:
-      self._host_error = error
-      raise
+    return self._reset_call.take_error() or self._step_call.take_error()
 
   def _reset_envs(self, mask: np.ndarray) -> np.ndarray:
     indices = np.flatnonzero(mask)
@@ -109,9 +92,10 @@ class InGraphBatchEnv:
     observ[indices] = self._batch_env.reset(indices, seeds)
     return observ
 
-  def _step_envs(self, action: np.ndarray) -> tuple[np.ndarray, ...]:
-    # A copy: the envs may keep it, and XLA reuses the buffer it lent us.
-    action = np.array(action, self._host_action_dtype)
+  def _step_envs(self, action: np.ndarray, after: np.ndarray
+                 ) -> tuple[np.ndarray, ...]:
+    del after  # Passed only to order the step after this step's reset.
+    action = action.astype(self._host_action_dtype, copy=False)
     observ, reward, terminated, truncated, _ = self._batch_env.step(action)
     return (np.asarray(observ, np.float32), np.asarray(reward, np.float32),
             np.asarray(terminated, bool), np.asarray(truncated, bool))

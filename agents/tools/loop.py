@@ -169,7 +169,7 @@ class Loop:
         self.learner = progress.state.algo.learner
       if phase.report_every and self._crossed(before, progress.steps, phase.report_every):
         if remaining > 0:
-          reports.append(self._report(phase, progress))
+          reports.append(self._report(phase, progress, start))
       if phase.log_every and self._crossed(before, progress.steps, phase.log_every):
         metrics = jax.device_get(self._algorithm.metrics(progress.state.algo))
         self._on_metrics(phase.name, self.step, metrics)
@@ -197,14 +197,23 @@ class Loop:
     progress.scores.extend(score[done].tolist())
     progress.lengths.extend(length[done].tolist())
 
-  def _report(self, phase: Phase, progress: _PhaseProgress) -> dict:
+  def _report(self, phase: Phase, progress: _PhaseProgress,
+              visit_start: float | None = None) -> dict:
+    """Mean score and length of the episodes completed since the last report.
+
+    `train_time` counts the training phase's time so far, including the visit
+    in progress when `visit_start` is given.
+    """
+    train_time = self.train_time
+    if phase.training and visit_start is not None:
+      train_time += time.time() - visit_start
     scores, lengths = progress.scores, progress.lengths
     report = {
         'phase': phase.name, 'step': self.step, 'phase_step': progress.steps,
         'episodes': len(scores),
         'mean_score': float(np.mean(scores)) if scores else None,
         'mean_length': float(np.mean(lengths)) if lengths else None,
-        'time': time.time() - self._start_time, 'train_time': self.train_time,
+        'time': time.time() - self._start_time, 'train_time': train_time,
     }
     progress.scores, progress.lengths = [], []
     self._on_report(report)
