@@ -2,12 +2,13 @@
 
     python bench/train_speed.py [--configs pendulum pendulum_jax] [--seeds 0 1 2]
 
-Each run is `python -m agents.scripts.train` in its own process (so compile
-time counts). Reported per run: training env-steps/s (updates included, eval
-excluded; also without the first report interval, which holds the one-time
-compile), train seconds and steps until the first eval >= -200, wall seconds
-until then (process start, compile and evals included), the final eval score
-and the whole process's wall time. Evaluation uses the reset seeds
+Each run is `python -m agents.scripts.train` in its own process. Reported per
+run: training env-steps/s (updates included; eval and JAX compile time
+excluded, as the Loop reports them; also the rate without the first report
+interval, as a check of that accounting), compile seconds, train seconds and
+steps until the first eval >= -200, wall seconds until then (process start,
+compile and evals included), the final eval score and the whole process's
+wall time. Evaluation uses the reset seeds
 10000..10009, as shared/peers/sb3_ppo.py does. Last line: one JSON object.
 """
 
@@ -38,9 +39,11 @@ def run(config: str, seed: int, logdir: str, extra: list[str]) -> dict:
   return {
       'config': config, 'seed': seed,
       'steps_per_s': last_train['step'] / last_train['train_time'],
-      # Without the first report interval, which holds the one-time compile.
+      # A check on the compile accounting: the rate without the first report
+      # interval, which holds the one-time compile.
       'steady_steps_per_s': (last_train['step'] - first_train['step']) / (
           last_train['train_time'] - first_train['train_time']),
+      'compile_s': reports[-1]['compile_time'],
       'train_s_to_m200': solved['train_time'] if solved else None,
       'steps_to_m200': solved['step'] if solved else None,
       'wall_s_to_m200': solved['time'] if solved else None,
@@ -62,7 +65,8 @@ def main() -> None:
         result = run(config, seed, logdir, extra)
         results.append(result)
         print(f"{config:14s} seed {seed}: {result['steps_per_s']:8,.0f} env-steps/s "
-              f"({result['steady_steps_per_s']:,.0f} after compile), "
+              f"({result['steady_steps_per_s']:,.0f} after the first report; "
+              f"compile {result['compile_s']:.1f} s), "
               f"-200 after {result['train_s_to_m200'] or float('nan'):.1f} s train / "
               f"{result['wall_s_to_m200'] or float('nan'):.1f} s wall "
               f"({result['steps_to_m200']} steps); final eval "
@@ -71,7 +75,7 @@ def main() -> None:
   summary = {}
   for config in args.configs:
     mine = [r for r in results if r['config'] == config]
-    for key in ('steps_per_s', 'steady_steps_per_s', 'train_s_to_m200', 'wall_s_to_m200', 'final_eval',
+    for key in ('steps_per_s', 'steady_steps_per_s', 'compile_s', 'train_s_to_m200', 'wall_s_to_m200', 'final_eval',
                 'process_wall_s'):
       values = [r[key] for r in mine if r[key] is not None]
       summary[f'{config}_{key}_median'] = statistics.median(values) if values else None

@@ -18,12 +18,17 @@ from agents.tools.summaries import Summaries
 
 
 def enable_compilation_cache() -> None:
-  """Reuse compiled programs across runs (the second run starts warm)."""
+  """Reuse compiled programs across runs (the second run starts warm).
+
+  AGENTS_JAX_CACHE sets the directory ('' turns the cache off);
+  AGENTS_JAX_CACHE_MIN_SECS the shortest compile worth keeping (0.5 s).
+  """
   directory = os.environ.get(
       'AGENTS_JAX_CACHE', os.path.expanduser('~/.cache/agents/jax'))
   if directory:
     jax.config.update('jax_compilation_cache_dir', directory)
-    jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.5)
+    jax.config.update('jax_persistent_cache_min_compile_time_secs', float(
+        os.environ.get('AGENTS_JAX_CACHE_MIN_SECS', 0.5)))
 
 
 def make_loop(config: AttrDict, key: jax.Array, callbacks: dict

@@ -12,6 +12,7 @@ import numpy as np
 
 from agents.tools import simulate as simulate_lib
 from agents.tools.algorithm import Algorithm
+from agents.tools.compile_clock import CompileClock
 from agents.tools.in_graph_env import InGraphEnv
 
 
@@ -97,7 +98,9 @@ class Loop:
       learner = algorithm.init(key, first.spec, first.num_agents).learner
     self.learner = learner
     self.step = 0
-    self.train_time = 0.0
+    self.train_time = 0.0      # Training phases' seconds, compile excluded.
+    self.compile_time = 0.0    # Seconds JAX spent preparing programs, all phases.
+    self._clock = CompileClock()
     self._start_time = time.time()
     self._on_report = on_report or (lambda report: None)
     self._on_metrics = on_metrics or (lambda name, step, metrics: None)
@@ -108,7 +111,7 @@ class Loop:
   def state_dict(self) -> dict:
     """What a checkpoint needs to continue the Loop."""
     return {'learner': self.learner, 'step': self.step, 'key': self._key,
-            'train_time': self.train_time,
+            'train_time': self.train_time, 'compile_time': self.compile_time,
             'phase_steps': {name: p.steps for name, p in self._progress.items()}}
 
   def load_state_dict(self, state: dict) -> None:
@@ -116,6 +119,7 @@ class Loop:
     self.step = int(state['step'])
     self._key = state['key']
     self.train_time = float(state.get('train_time', 0.0))
+    self.compile_time = float(state.get('compile_time', 0.0))
     self._last_checkpoint = self.step
     for name, steps in state.get('phase_steps', {}).items():
       if name in self._progress:
@@ -124,11 +128,12 @@ class Loop:
   def run(self, max_step: int) -> list[dict]:
     """Run phases in turn until `max_step` training env-steps; returns the reports."""
     reports: list[dict] = []
-    while self.step < max_step and not self._should_stop():
-      for phase in self._phases:
-        if self._should_stop() or (phase.training and self.step >= max_step):
-          continue
-        reports.extend(self._visit(phase, max_step))
+    with self._clock:
+      while self.step < max_step and not self._should_stop():
+        for phase in self._phases:
+          if self._should_stop() or (phase.training and self.step >= max_step):
+            continue
+          reports.extend(self._visit(phase, max_step))
     if self.step != self._last_checkpoint:
       self._checkpoint()
     return reports
@@ -177,8 +182,10 @@ class Loop:
           self._crossed(before, progress.steps, phase.checkpoint_every)):
         self._checkpoint()
     jax.block_until_ready(progress.state)
+    compile_time = self._clock.seconds(since=start)
+    self.compile_time += compile_time
     if phase.training:
-      self.train_time += time.time() - start
+      self.train_time += time.time() - start - compile_time
     reports.append(self._report(phase, progress))
     return reports
 
@@ -201,12 +208,16 @@ class Loop:
               visit_start: float | None = None) -> dict:
     """Mean score and length of the episodes completed since the last report.
 
-    `train_time` counts the training phase's time so far, including the visit
-    in progress when `visit_start` is given.
+    `train_time` counts the training phases' time so far (JAX compile time
+    excluded; `compile_time` counts that, all phases), including the visit in
+    progress when `visit_start` is given.
     """
-    train_time = self.train_time
-    if phase.training and visit_start is not None:
-      train_time += time.time() - visit_start
+    train_time, compile_time = self.train_time, self.compile_time
+    if visit_start is not None:
+      compiling = self._clock.seconds(since=visit_start)
+      compile_time += compiling
+      if phase.training:
+        train_time += time.time() - visit_start - compiling
     scores, lengths = progress.scores, progress.lengths
     report = {
         'phase': phase.name, 'step': self.step, 'phase_step': progress.steps,
@@ -214,6 +225,7 @@ class Loop:
         'mean_score': float(np.mean(scores)) if scores else None,
         'mean_length': float(np.mean(lengths)) if lengths else None,
         'time': time.time() - self._start_time, 'train_time': train_time,
+        'compile_time': compile_time,
     }
     progress.scores, progress.lengths = [], []
     self._on_report(report)

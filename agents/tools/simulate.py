@@ -99,14 +99,18 @@ def make_run(env: InGraphEnv, algorithm: Algorithm, training: bool
   generic runtime error around it.
   """
   step = simulate(env, algorithm, training)
-  scan = jax.jit(lambda state, keys: jax.lax.scan(step, state, keys))
+
+  @jax.jit
+  def run_steps(state: SimState, keys: jax.Array) -> tuple[SimState, StepOutput]:
+    return jax.lax.scan(step, state, keys)
+
   take_host_error = getattr(env, 'take_host_error', None)
   if take_host_error is None:
-    return scan
+    return run_steps
 
   def run(state: SimState, keys: jax.Array) -> tuple[SimState, StepOutput]:
     try:
-      return jax.block_until_ready(scan(state, keys))
+      return jax.block_until_ready(run_steps(state, keys))
     except Exception:  # XLA's wrapper; its type varies with the failure.
       error = take_host_error()
       if error is None:

@@ -134,3 +134,15 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
   assert process.returncode == 130, err
   assert 'Interrupted at step' in err and 'Traceback' not in err
   assert os.listdir(tmp_path / 'run-pendulum' / 'checkpoints')
+
+
+def test_programs_that_step_host_envs_are_kept_in_the_compilation_cache(tmp_path):
+  cache = tmp_path / 'cache'
+  env = dict(os.environ, AGENTS_JAX_CACHE=str(cache), AGENTS_JAX_CACHE_MIN_SECS='0')
+  subprocess.run(
+      [sys.executable, '-m', 'agents.scripts.train', '--logdir', str(tmp_path),
+       '--config', 'pendulum', '--timestamp', 'run', *TINY, '--set', 'steps=128',
+       '--set', 'env_backend=gymnasium'], check=True, env=env, timeout=240,
+      stdout=subprocess.DEVNULL)
+  entries = [name for name in os.listdir(cache) if name.startswith('jit_run_steps')]
+  assert len(entries) >= 2, os.listdir(cache)  # The train and the eval program.

@@ -86,3 +86,28 @@ def test_bad_phases_are_rejected():
          jax.random.PRNGKey(0))
   with pytest.raises(ValueError, match='steps must be'):
     Phase('train', _env(2), 0, training=True)
+
+
+def test_compile_time_is_reported_apart_from_training_time():
+  import time
+  from agents.tools.compile_clock import CompileClock
+  start = time.time()
+  loop = _loop()
+  reports = loop.run(40)
+  elapsed = time.time() - start
+  last = reports[-1]
+  # Two programs (train, eval) were compiled during the run, and the report says so.
+  assert last['compile_time'] > 0 and last['compile_time'] == loop.compile_time
+  assert loop.train_time > 0 and loop.train_time + loop.compile_time < elapsed
+  # A second run of the same loop compiles nothing new.
+  compile_before = loop.compile_time
+  loop.run(80)
+  assert loop.compile_time - compile_before < compile_before / 2
+  # Nested spans count once.
+  clock = CompileClock()
+  clock._record('/jax/core/compile/jaxpr_trace_duration', 10.0, 12.0)
+  clock._record('/jax/core/compile/jaxpr_trace_duration', 10.5, 11.0)
+  clock._record('/jax/core/compile/backend_compile_duration', 11.5, 13.0)
+  clock._record('/unrelated/event', 0.0, 100.0)
+  assert clock.seconds() == pytest.approx(3.0)
+  assert clock.seconds(since=12.5) == pytest.approx(0.5)

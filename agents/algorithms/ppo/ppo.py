@@ -80,11 +80,22 @@ class PPO(Algorithm):
     clip = config.max_grad_norm
     def part(lr):
       chain = [optax.clip_by_global_norm(clip)] if clip else []
-      return optax.chain(*chain, optax.adam(lr, eps=1e-5))
+      return optax.chain(*chain, optax.adam(self._schedule(lr), eps=1e-5))
     self._optimizer = optax.multi_transform(
         {'policy': part(config.learning_rate),
          'value': part(config.get('value_learning_rate', config.learning_rate))},
         _param_labels)
+
+  def _schedule(self, learning_rate: float) -> Any:
+    """Constant, or decaying linearly to 0 over `config.steps` when
+    `config.anneal_learning_rate` (steadier final policies)."""
+    config = self._config
+    if not config.get('anneal_learning_rate', False):
+      return learning_rate
+    env_steps_per_update = config.num_agents * config.update_every
+    updates = max(1, config.steps // env_steps_per_update)
+    optimizer_steps = updates * config.update_epochs * config.num_minibatches
+    return optax.linear_schedule(learning_rate, 0.0, optimizer_steps)
 
   @property
   def network(self) -> nn.Module:
