@@ -122,7 +122,6 @@ def cartpole() -> AttrDict:
     config.learning_rate = 2.5e-4 * 4
     config.num_minibatches = 8
     config.update_epochs = 4
-    config.anneal_learning_rate = True   # Final evals within ~15 of each other.
     config.normalize_reward = False
     config.stagger = False
   return config
