@@ -29,6 +29,7 @@ import weakref
 from typing import Any, Callable
 
 import jax
+import jax.experimental
 import jax.numpy as jnp
 import numpy as np
 
@@ -167,10 +168,16 @@ class HostFunction:
 
   `fn(*args)` receives NumPy arrays (copies) and returns a pytree matching
   `result_shape_dtypes`. Outside of tracing, calling runs `fn` directly.
+  `use_ffi`: None picks the FFI handler where JAX's default backend is the
+  CPU and an ordered `io_callback` elsewhere; True or False forces one.
   """
 
-  def __init__(self, fn: Callable[..., Any], result_shape_dtypes: Any) -> None:
+  def __init__(self, fn: Callable[..., Any], result_shape_dtypes: Any,
+               use_ffi: bool | None = None) -> None:
     self.fn = fn
+    # The handler is registered for XLA:CPU. Where JAX computes on another
+    # backend (GPU, TPU), calls go through an ordered io_callback instead.
+    self._use_ffi = use_ffi
     self.error: BaseException | None = None
     flat, self._out_tree = jax.tree_util.tree_flatten(result_shape_dtypes)
     self._out_specs = [(tuple(s.shape), np.dtype(s.dtype)) for s in flat]
@@ -190,11 +197,26 @@ class HostFunction:
       flat = self._check(jax.tree_util.tree_leaves(results))
       return jax.tree_util.tree_unflatten(
           self._out_tree, [jnp.asarray(x) for x in flat])
+    use_ffi = self._use_ffi
+    if use_ffi is None:
+      use_ffi = jax.default_backend() == 'cpu'
+    if not use_ffi:
+      return jax.experimental.io_callback(
+          self._io_callback, self._out_tree.unflatten(self._result_structs),
+          *args, ordered=True)
     number = self._number(flat_args, in_tree)
     _register()
     outputs = jax.ffi.ffi_call(TARGET, self._result_structs, has_side_effect=True)(
         jnp.int32(number), *flat_args)
     return jax.tree_util.tree_unflatten(self._out_tree, outputs)
+
+  def _io_callback(self, *args: Any) -> Any:
+    try:
+      results = self.fn(*jax.tree_util.tree_map(np.array, args))
+      return self._out_tree.unflatten(self._check(jax.tree_util.tree_leaves(results)))
+    except BaseException as error:
+      self.error = error
+      raise
 
   def run_flat(self, inputs: list[np.ndarray], in_tree: Any) -> list[np.ndarray]:
     """Run `fn` on flat inputs; flat outputs checked against the specs."""

@@ -8,7 +8,8 @@ import pytest
 from agents.tools.host_call import HostFunction
 
 
-def test_function_gets_numpy_copies_and_results_come_back_in_order():
+@pytest.mark.parametrize('use_ffi', [True, False])
+def test_function_gets_numpy_copies_and_results_come_back_in_order(use_ffi):
   calls = []
 
   def callback(x, pair):
@@ -17,7 +18,7 @@ def test_function_gets_numpy_copies_and_results_come_back_in_order():
 
   function = HostFunction(callback, {
       'double': jax.ShapeDtypeStruct((3,), jnp.float32),
-      'sum': jax.ShapeDtypeStruct((), jnp.int32)})
+      'sum': jax.ShapeDtypeStruct((), jnp.int32)}, use_ffi=use_ffi)
 
   @jax.jit
   def run(x):
@@ -33,11 +34,13 @@ def test_function_gets_numpy_copies_and_results_come_back_in_order():
   np.testing.assert_allclose(final, [4, 5, 6])
 
 
-def test_an_exception_fails_the_call_and_is_kept_for_the_caller():
+@pytest.mark.parametrize('use_ffi', [True, False])
+def test_an_exception_fails_the_call_and_is_kept_for_the_caller(use_ffi):
   def failing(x):
     raise KeyError('the original error')
 
-  function = HostFunction(failing, jax.ShapeDtypeStruct((2,), jnp.float32))
+  function = HostFunction(failing, jax.ShapeDtypeStruct((2,), jnp.float32),
+                          use_ffi=use_ffi)
   with pytest.raises(Exception, match='KeyError'):
     jax.block_until_ready(jax.jit(function)(jnp.zeros(2)))
   error = function.take_error()
