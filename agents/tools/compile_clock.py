@@ -9,6 +9,7 @@ once.
 
 from __future__ import annotations
 
+import collections
 from typing import Any
 
 import jax.monitoring
@@ -25,6 +26,8 @@ class CompileClock:
 
   def __init__(self) -> None:
     self._spans: list[tuple[float, float]] = []
+    # Programs compiled (or loaded from the persistent cache), by JAX's name.
+    self.compiles: collections.Counter = collections.Counter()
 
   def __enter__(self) -> 'CompileClock':
     jax.monitoring.register_event_time_span_listener(self._record)
@@ -36,6 +39,8 @@ class CompileClock:
   def _record(self, event: str, start: float, end: float, **kwargs: Any) -> None:
     if event in EVENTS:
       self._spans.append((start, end))
+    if event == '/jax/core/compile/backend_compile_duration':
+      self.compiles[kwargs.get('fun_name', '?')] += 1
 
   def seconds(self, since: float = float('-inf')) -> float:
     """Seconds covered by compile spans that end after `since` (a time.time())."""

@@ -22,7 +22,8 @@ class Phase:
 
   name: e.g. 'train' or 'eval'; names the logs.
   env: the in-graph env this phase steps (phases may use different batches).
-  steps: env-steps per visit of this phase (summed over the batch).
+  steps: env-steps per visit of this phase (summed over the batch); a visit
+    runs whole calls, so it rounds up to a multiple of steps_per_call x batch.
   training: passed to the algorithm; only training phases count towards the
     Loop's step budget.
   report_every: env-steps between reports of mean score and length, over the
@@ -31,9 +32,13 @@ class Phase:
   log_every: env-steps between writes of the algorithm's metrics. None: never.
   checkpoint_every: env-steps between checkpoints (training phases). None:
     only at the end of the run.
+    Reports, logs and checkpoints happen after the call in which the phase's
+    step counter passes a multiple of their interval.
   restart: start fresh episodes (env.init) on every visit; by default true for
     phases that do not train, so that each evaluation replays the same seeds.
-  steps_per_call: most batch steps scanned per call from Python.
+  steps_per_call: batch steps scanned per call from Python. Every call of a
+    phase scans this many, so each phase compiles its program once, whatever
+    the budgets and intervals are.
   """
   name: str
   env: InGraphEnv
@@ -55,6 +60,17 @@ class Phase:
         raise ValueError(f"Phase '{self.name}': {field} must be >= 1 or None, got {value}.")
 
 
+class TrainingDiverged(RuntimeError):
+  """An update produced non-finite numbers; the learner kept its last finite
+  values (see the algorithm's `diagnose`)."""
+
+  def __init__(self, step: int, what: str) -> None:
+    super().__init__(f'{what} became non-finite (NaN or inf) in an update '
+                     f'before step {step:,}')
+    self.step = step
+    self.what = what
+
+
 @dataclasses.dataclass
 class _PhaseProgress:
   """Host-side bookkeeping of one phase."""
@@ -73,6 +89,9 @@ class Loop:
   `on_report(report: dict)`, `on_metrics(phase_name, step, metrics: dict)`,
   `on_checkpoint(loop)`. `should_stop()` is asked between calls; when it
   says yes, the Loop saves a checkpoint and returns early (e.g. on Ctrl-C).
+  After every training call the algorithm's `diagnose(learner)` is asked;
+  a problem raises TrainingDiverged without a new checkpoint, so the last
+  checkpoint stays the last finite one.
   """
 
   def __init__(self, algorithm: Algorithm, phases: list[Phase], key: jax.Array,
@@ -155,25 +174,25 @@ class Loop:
     budget = phase.steps
     if phase.training:
       budget = min(budget, max_step - self.step)
-    remaining = math.ceil(budget / batch)
+    count = phase.steps_per_call
+    calls = math.ceil(budget / (batch * count))
     reports = []
     start = time.time()
-    while remaining > 0 and not self._should_stop():
-      count = min(remaining, phase.steps_per_call,
-                  *[self._until(progress.steps, every, batch)
-                    for every in (phase.report_every, phase.log_every,
-                                  phase.checkpoint_every) if every])
+    while calls > 0 and not self._should_stop():
       keys = jax.random.split(self._next_key(), count)
       before = progress.steps
       progress.state, output = progress.run(progress.state, keys)
       self._collect(progress, output)
-      remaining -= count
+      calls -= 1
       progress.steps += count * batch
       if phase.training:
         self.step += count * batch
         self.learner = progress.state.algo.learner
+        problem = self._algorithm.diagnose(self.learner)
+        if problem:
+          raise TrainingDiverged(self.step, problem)
       if phase.report_every and self._crossed(before, progress.steps, phase.report_every):
-        if remaining > 0:
+        if calls > 0:
           reports.append(self._report(phase, progress, start))
       if phase.log_every and self._crossed(before, progress.steps, phase.log_every):
         metrics = jax.device_get(self._algorithm.metrics(progress.state.algo))
@@ -188,11 +207,6 @@ class Loop:
       self.train_time += time.time() - start - compile_time
     reports.append(self._report(phase, progress))
     return reports
-
-  @staticmethod
-  def _until(steps: int, every: int, batch: int) -> int:
-    """Batch steps until the env-step counter passes the next multiple of `every`."""
-    return max(1, math.ceil(((steps // every + 1) * every - steps) / batch))
 
   @staticmethod
   def _crossed(before: int, after: int, every: int) -> bool:

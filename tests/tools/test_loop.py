@@ -1,5 +1,4 @@
 import jax
-import numpy as np
 import pytest
 
 from agents.tools import BatchEnv, InGraphBatchEnv, MockAlgorithm, MockEnvironment
@@ -13,9 +12,10 @@ def _env(agents, min_duration=4, max_duration=4):
 
 
 def _loop(**kwargs):
+  # One batch step per training call (4 env-steps), so every interval is exact.
   phases = [Phase('train', _env(4), steps=40, training=True, report_every=16,
-                  log_every=20, checkpoint_every=32),
-            Phase('eval', _env(2), steps=16, training=False)]
+                  log_every=20, checkpoint_every=32, steps_per_call=1),
+            Phase('eval', _env(2), steps=16, training=False, steps_per_call=8)]
   return Loop(MockAlgorithm(), phases, jax.random.PRNGKey(0), **kwargs)
 
 
@@ -82,7 +82,7 @@ def test_should_stop_ends_the_run_early_with_a_checkpoint():
 
 def test_bad_phases_are_rejected():
   with pytest.raises(ValueError, match='training phase'):
-    Loop(MockAlgorithm(), [Phase('eval', _env(2), 8, training=False)],
+    Loop(MockAlgorithm(), [Phase('eval', _env(2), 8, training=False, steps_per_call=4)],
          jax.random.PRNGKey(0))
   with pytest.raises(ValueError, match='steps must be'):
     Phase('train', _env(2), 0, training=True)
@@ -111,3 +111,22 @@ def test_compile_time_is_reported_apart_from_training_time():
   clock._record('/unrelated/event', 0.0, 100.0)
   assert clock.seconds() == pytest.approx(3.0)
   assert clock.seconds(since=12.5) == pytest.approx(0.5)
+
+
+def test_each_phase_compiles_its_run_once_whatever_the_budgets():
+  from agents.tools.compile_clock import CompileClock
+  # Deliberately misaligned: 12 env-steps per train call, intervals of 10, 7 and
+  # 25 env-steps, visits of 30 and 5 steps, a budget of 101.
+  phases = [Phase('train', _env(4), steps=30, training=True, report_every=10,
+                  log_every=7, checkpoint_every=25, steps_per_call=3),
+            Phase('eval', _env(2), steps=5, training=False, steps_per_call=3)]
+  loop = Loop(MockAlgorithm(), phases, jax.random.PRNGKey(1))
+  with CompileClock() as clock:
+    reports = loop.run(101)
+  assert clock.compiles['jit(run_steps)'] == 2  # One program per phase.
+  # Visits run whole calls: 30 -> 36 env-steps; the budget rounds up to 108.
+  assert loop.step == 108
+  assert [r['step'] for r in reports if r['phase'] == 'eval'] == [36, 72, 108]
+  # A report after every call that passed a multiple of 10 (not the visit's last).
+  train = [r['phase_step'] for r in reports if r['phase'] == 'train']
+  assert train[:3] == [12, 24, 36]
