@@ -73,3 +73,32 @@ def pendulum() -> gym.Env:
 # For the training program's tests: gym.make('tests.helpers:RaisingCounter-v0')
 # imports this module (also inside a worker process) and finds the id.
 gym.register('RaisingCounter-v0', entry_point=RaisingEnv, kwargs={'after': 40, 'duration': 1000})
+
+
+class NanAfter(gym.Wrapper):
+  """Pendulum whose `after`-th step (counted over its whole life) returns a NaN
+  observation."""
+
+  def __init__(self, after: int = 300, render_mode: str | None = None) -> None:
+    super().__init__(gym.make('Pendulum-v1', render_mode=render_mode))
+    self._after, self._steps = after, 0
+
+  def step(self, action):
+    observ, reward, terminated, truncated, info = self.env.step(action)
+    self._steps += 1
+    if self._steps == self._after:
+      observ = np.full_like(observ, np.nan)
+    return observ, reward, terminated, truncated, info
+
+
+class SequenceObservationEnv(CountingEnv):
+  """Observations of varying length: no flat Box form."""
+
+  def __init__(self, render_mode: str | None = None) -> None:
+    super().__init__()
+    self.observation_space = gym.spaces.Sequence(gym.spaces.Discrete(3))
+
+
+gym.register('NanPendulum-v0', entry_point=NanAfter, max_episode_steps=200)
+gym.register('SequenceObservation-v0', entry_point=SequenceObservationEnv,
+             max_episode_steps=10)

@@ -29,6 +29,7 @@ def _make_gym_env(env_id: str, max_length: int | None, render: bool,
     env = gym.make(env_id, render_mode='rgb_array' if render else None)
   except gym.error.Error as error:
     raise ConfigError(f"Cannot make the Gymnasium env '{env_id}': {error}") from error
+  env = _box_observations(env, env_id)
   if max_length:
     env = wrappers.LimitDuration(env, max_length)
   if stagger:
@@ -36,6 +37,24 @@ def _make_gym_env(env_id: str, max_length: int | None, render: bool,
     if duration:
       env = wrappers.StaggerStart(env, duration)
   return wrappers.ConvertTo32Bit(env)
+
+
+def _box_observations(env: gym.Env, env_id: str) -> gym.Env:
+  """Box observations as they are; Discrete one-hot, Tuple/Dict/MultiDiscrete
+  flattened (Gymnasium's FlattenObservation), as Stable-Baselines3 does."""
+  space = env.observation_space
+  if isinstance(space, gym.spaces.Box):
+    return env
+  try:
+    flat = gym.spaces.flatten_space(space)
+  except Exception:  # Spaces without a flat form raise several types.
+    flat = None
+  if not isinstance(flat, gym.spaces.Box):
+    raise ConfigError(
+        f"The observation space of '{env_id}' ({space}) has no flat Box form; "
+        'wrap the env so that it returns a Box (e.g. with a '
+        'gymnasium.ObservationWrapper) and pass the wrapped id to --set env=.')
+  return gym.wrappers.FlattenObservation(env)
 
 
 def _check_backend(config: AttrDict) -> None:
@@ -48,7 +67,7 @@ def train_env(config: AttrDict) -> Any:
   """The in-graph training env: host envs behind InGraphBatchEnv, or gymnax."""
   _check_backend(config)
   if config.env_backend == 'gymnax':
-    return _gymnax_env(config, config.num_agents, stagger=config.stagger)
+    return gymnax_env(config, config.num_agents, stagger=config.stagger)
   backend = config.process_backend if config.env_processes else 'inprocess'
   batch_env = backends.make_batch_env(
       env_constructor(config, stagger=config.stagger), config.num_agents, backend)
@@ -62,13 +81,14 @@ def eval_env(config: AttrDict, num_agents: int | None = None,
   num_agents = num_agents or config.eval_agents
   seeds = [config.eval_seed + i for i in range(num_agents)]
   if config.env_backend == 'gymnax':
-    return _gymnax_env(config, num_agents, seeds=seeds)
+    return gymnax_env(config, num_agents, seeds=seeds)
   batch_env = backends.make_batch_env(
       env_constructor(config, render=render), num_agents, 'inprocess')
   return InGraphBatchEnv(batch_env, seeds=seeds)
 
 
-def _gymnax_env(config: AttrDict, num_agents: int, **kwargs: Any) -> Any:
+def gymnax_env(config: AttrDict, num_agents: int, **kwargs: Any) -> Any:
+  """The config's gymnax env as an in-graph batch env of `num_agents`."""
   from agents.envs.gymnax_env import GymnaxEnv
   try:
     return GymnaxEnv(config.env, num_agents, **kwargs)

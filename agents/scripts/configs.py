@@ -48,7 +48,9 @@ def default() -> AttrDict:
       update_epochs=10,            # Passes over each rollout.
       num_minibatches=32,          # Minibatches per pass.
       learning_rate=1e-3,
-      anneal_learning_rate=False,  # Decay linearly to 0 over `steps` (set at start or resume).
+      value_learning_rate=None,    # Value network's rate; None: learning_rate.
+      anneal_learning_rate=False,  # Decay linearly to 0 at `steps` (a resume that extends
+                                   # `steps` stretches the rest of the decay, no jump).
       max_grad_norm=0.5,           # Clip of each network's gradient norm; 0: off.
       discount=0.99,
       lambda_=0.95,                # GAE lambda.
@@ -63,7 +65,8 @@ def default() -> AttrDict:
       entropy_coef=0.0,
       normalize_observ=True,
       normalize_reward=True,
-      observ_clip=5.0,
+      observ_clip=5.0,             # Normalized observations are clipped to +-observ_clip.
+      reward_clip=None,            # Clip of scaled rewards; None: no clip.
   )
 
 

@@ -122,10 +122,6 @@ class RecurrentGaussian(nn.Module):
     return DiagGaussian(mean, std), value, state
 
 
-def initial_state(network: nn.Module, batch: int) -> jax.Array:
-  return jnp.zeros((batch, network.state_size), jnp.float32)
-
-
 def feed_forward_gaussian(spec: Any, config: Any) -> FeedForwardGaussian:
   _require(not spec.discrete, 'feed_forward_gaussian', 'continuous (Box)', spec,
            'feed_forward_categorical')
@@ -149,7 +145,7 @@ def recurrent_gaussian(spec: Any, config: Any) -> RecurrentGaussian:
   return RecurrentGaussian(
       action_size=int(np.prod(spec.action_shape)),
       policy_layers=tuple(config.policy_layers),
-      state_size=config.get('state_size', 64),
+      state_size=config.state_size,
       value_layers=tuple(config.value_layers), init_std=config.init_std)
 
 

@@ -10,40 +10,18 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import signal
 import sys
 from typing import Any, Sequence
 
 import yaml
 
-from agents.scripts import configs
+from agents.scripts import config_checks, configs
 from agents.tools.attr_dict import AttrDict
+from agents.tools.run_lock import RunDirLocked, lock_run_dir
 
 
 class UsageError(Exception):
   """Bad input from the command line; printed as one line, no traceback."""
-
-
-def apply_overrides(config: AttrDict, overrides: Sequence[str]) -> AttrDict:
-  """Apply `KEY=VALUE` strings (values parsed as YAML) to a copy of `config`."""
-  config = config.copy()
-  for override in overrides:
-    key, sep, text = override.partition('=')
-    key = key.strip()
-    if not sep or not key:
-      raise UsageError(f"Malformed --set '{override}': expected KEY=VALUE, "
-                       'e.g. --set steps=50000.')
-    if key not in config:
-      raise UsageError(f"Unknown config key '{key}' in --set. Valid keys: "
-                       f"{', '.join(sorted(config))}.")
-    try:
-      value = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-      raise UsageError(f"Cannot parse the value of --set '{override}' as YAML: "
-                       f"{str(error).splitlines()[0]}") from error
-    with config.unlocked:
-      config[key] = value
-  return config
 
 
 def parse_bool(text: str) -> bool:
@@ -64,7 +42,8 @@ def make_parser() -> argparse.ArgumentParser:
                            'with this timestamp and config is resumed.')
   parser.add_argument('--set', dest='overrides', action='append', default=[],
                       metavar='KEY=VALUE',
-                      help='Override a config value (YAML), repeatable.')
+                      help='Override a config value (parsed to the type of the key, '
+                           'e.g. learning_rate=3e-4 steps=1e6), repeatable.')
   parser.add_argument('--seed', type=int, default=None, help='Random seed.')
   parser.add_argument('--env_processes', type=parse_bool, default=None,
                       metavar='true|false',
@@ -76,20 +55,30 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def resolve_config(args: argparse.Namespace, run_dir: str) -> tuple[AttrDict, bool]:
-  """The run's config: saved (when resuming) or named, then the overrides."""
-  saved = os.path.join(run_dir, 'config.yaml')
-  resume = os.path.exists(saved)
+  """The run's config: saved (when resuming) or named, then the overrides,
+  checked as a whole; a resume may not change the keys that shape its state."""
+  saved_path = os.path.join(run_dir, 'config.yaml')
+  resume = os.path.exists(saved_path)
+  named = configs.get(args.config)
   if resume:
-    with open(saved) as stream:
-      config = AttrDict.from_yaml(stream.read())
+    with open(saved_path) as stream:
+      saved = AttrDict.from_yaml(stream.read())
+    # Keys added to default() since the run started take their defaults.
+    config = named.copy()
+    with config.unlocked:
+      config.update({key: value for key, value in saved.items() if key in config})
   else:
-    config = configs.get(args.config)
+    config = named
   overrides = list(args.overrides)
   if args.seed is not None:
     overrides.append(f'seed={args.seed}')
   if args.env_processes is not None:
     overrides.append(f'env_processes={str(args.env_processes).lower()}')
-  return apply_overrides(config, overrides), resume
+  config = config_checks.apply_overrides(config, overrides)
+  config_checks.validate(config)
+  if resume:
+    config_checks.check_resume(saved, config)
+  return config, resume
 
 
 def prepare_run_dir(logdir: str, name: str) -> str:
@@ -116,16 +105,32 @@ def main(argv: Sequence[str] | None = None) -> int:
   if not args.logdir or not args.config:
     parser.error('--logdir and --config are required (or --list).')
   try:
-    configs.get(args.config)  # An unknown name fails before anything is written.
-    timestamp = args.timestamp or datetime.datetime.now().strftime('%Y%m%dT%H%M%S')
-    run_dir = prepare_run_dir(args.logdir, f'{timestamp}-{args.config}')
+    return run_training(args).code
+  except (UsageError, configs.ConfigError, RunDirLocked) as error:
+    print(f'error: {error}', file=sys.stderr)
+    return 2
+
+
+def run_training(args: argparse.Namespace) -> Any:
+  """Check, lock and train as the command line says; returns the RunOutcome.
+
+  Raises UsageError, ConfigError or RunDirLocked for bad input, before
+  anything is trained (the CLI prints them as one line, exit 2).
+  """
+  timestamp = args.timestamp or datetime.datetime.now().strftime('%Y%m%dT%H%M%S')
+  name = f'{timestamp}-{args.config}'
+  # The config is checked before anything is written, and again once the run
+  # directory is ours (another process may have written it meanwhile).
+  resolve_config(args, os.path.join(args.logdir, name))
+  run_dir = prepare_run_dir(args.logdir, name)
+  lock = lock_run_dir(run_dir)
+  try:
     config, resume = resolve_config(args, run_dir)
     from agents.scripts import training
     return training.run(config, run_dir, args.config, timestamp, args.logdir,
                         resume=resume, quiet=args.quiet)
-  except (UsageError, configs.ConfigError) as error:
-    print(f'error: {error}', file=sys.stderr)
-    return 2
+  finally:
+    lock.close()
 
 
 if __name__ == '__main__':

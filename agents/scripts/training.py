@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sys
@@ -12,7 +13,8 @@ import jax
 from agents.scripts import build
 from agents.tools import checkpoint
 from agents.tools.attr_dict import AttrDict
-from agents.tools.loop import Loop, Phase
+from agents.tools.in_graph_batch_env import EnvOutputError
+from agents.tools.loop import Loop, Phase, TrainingDiverged
 from agents.tools.process import WorkerDiedError, WorkerError, WorkerTimeoutError
 from agents.tools.summaries import Summaries
 
@@ -63,9 +65,30 @@ def _close(envs: list[Any]) -> None:
     if close:
       close()
 
-# Failures of envs in worker processes: reported in one message (with the
-# worker's traceback and the env's index) and a resume command.
-ENV_FAILURES = (WorkerError, WorkerDiedError, WorkerTimeoutError)
+# Failures of envs (in worker processes, or non-finite outputs): reported in
+# one message (with the env's index, and a worker's traceback) and a resume
+# command.
+ENV_FAILURES = (WorkerError, WorkerDiedError, WorkerTimeoutError, EnvOutputError)
+
+
+@dataclasses.dataclass
+class RunOutcome:
+  """How a training run ended.
+
+  code: the exit code (0 done, 1 an env failed or training diverged, 2 the
+  checkpoint does not fit the config, 130 interrupted). message: the line
+  printed for it. final_eval: the last evaluation report (mean_score,
+  episodes, step, ...), or None.
+  """
+  code: int
+  run_dir: str
+  message: str
+  final_eval: dict | None = None
+
+
+def _fail(code: int, run_dir: str, message: str) -> RunOutcome:
+  print(f'error: {message}', file=sys.stderr)
+  return RunOutcome(code, run_dir, message)
 
 
 class Progress:
@@ -94,20 +117,21 @@ class Progress:
 
 
 def run(config: AttrDict, run_dir: str, config_name: str, timestamp: str,
-        logdir: str, resume: bool = False, quiet: bool = False) -> int:
-  """Train `config` in `run_dir` (resuming from its latest checkpoint)."""
+        logdir: str, resume: bool = False, quiet: bool = False) -> RunOutcome:
+  """Train `config` in `run_dir` (resuming from its newest intact checkpoint).
+
+  The caller holds the run directory's lock and has validated `config`.
+  Prints progress and one line for the outcome; returns the outcome.
+  """
   enable_compilation_cache()
-  with open(os.path.join(run_dir, 'config.yaml'), 'w') as stream:
-    stream.write(config.to_yaml())
-  with open(os.path.join(run_dir, 'run.yaml'), 'w') as stream:
-    stream.write(f'config_name: {config_name}\ntimestamp: {timestamp!r}\n')
   checkpoints = os.path.join(run_dir, 'checkpoints')
-  summaries = Summaries(run_dir)
   resume_command = (f'python -m agents.scripts.train --logdir={logdir} '
                     f'--config={config_name} --timestamp={timestamp}')
-  latest = checkpoint.latest(checkpoints)
+  checkpoint.remove_temporaries(checkpoints)  # Left by a process killed mid-save.
+  latest = checkpoint.latest_intact(checkpoints)
   stop = {'requested': False}
   progress: Progress | None = None
+  summaries: Summaries | None = None
   last_eval: dict = {}
 
   def on_report(report: dict) -> None:
@@ -117,25 +141,33 @@ def run(config: AttrDict, run_dir: str, config_name: str, timestamp: str,
     if progress:
       progress.report(report)
 
+  def on_metrics(phase: str, step: int, metrics: dict) -> None:
+    summaries.metrics(phase, step, metrics)
+
   def on_checkpoint(loop: Loop) -> None:
     checkpoint.save(checkpoints, loop.step, loop.state_dict(), config.to_yaml())
 
-  callbacks = dict(on_report=on_report, on_metrics=summaries.metrics,
+  callbacks = dict(on_report=on_report, on_metrics=on_metrics,
                    on_checkpoint=on_checkpoint, should_stop=lambda: stop['requested'])
   try:
     loop, _, envs = make_loop(config, jax.random.PRNGKey(config.seed), callbacks)
   except ENV_FAILURES as error:
-    summaries.close()
-    print(f'error: the environments could not start: {error}', file=sys.stderr)
-    return 1
+    return _fail(1, run_dir, f'the environments could not start: {error}')
   try:
     if latest:
-      state, _, step = checkpoint.load(latest, loop.state_dict())
+      try:
+        state, _, step = checkpoint.load(latest, loop.state_dict())
+      except checkpoint.IncompatibleCheckpoint as error:
+        return _fail(2, run_dir, f'cannot resume: {error}. Start a new run '
+                     'with another --timestamp.')
       loop.load_state_dict(state)
       print(f'Resuming {run_dir} from step {step:,} ({latest}).', file=sys.stderr)
+      _warn_if_rate_spent(config, loop)
     elif resume:
       print(f'Resuming {run_dir}: no checkpoint yet, starting at step 0.',
             file=sys.stderr)
+    _write_run_files(run_dir, config, config_name, timestamp)
+    summaries = Summaries(run_dir, resume_step=loop.step)
     progress = Progress(config.steps, loop.step, quiet)
 
     def request_stop(signum, frame):
@@ -146,23 +178,55 @@ def run(config: AttrDict, run_dir: str, config_name: str, timestamp: str,
     try:
       loop.run(config.steps)
     except ENV_FAILURES as error:
-      print(f'error: an environment failed at step {loop.step:,}: {error}',
-            file=sys.stderr)
-      print(f'The last checkpoint is kept in {checkpoints}. Resume with: '
-            f'{resume_command}', file=sys.stderr)
-      return 1
+      return _fail(1, run_dir, f'an environment failed at step {loop.step:,}: '
+                   f'{error}. The last checkpoint is kept in {checkpoints}. '
+                   f'Resume with: {resume_command}')
+    except TrainingDiverged as error:
+      kept = checkpoint.latest(checkpoints)
+      kept = f'the last finite checkpoint is kept: {kept}' if kept else (
+          'no checkpoint was written before')
+      return _fail(1, run_dir, f'training diverged: {error}; {kept}. Try a '
+                   f'smaller learning_rate (now {config.learning_rate:g}) or '
+                   f'gradient clipping (max_grad_norm, now '
+                   f'{config.max_grad_norm:g}).')
     finally:
       signal.signal(signal.SIGINT, previous)
       progress.close()
   finally:
-    summaries.close()
+    if summaries:
+      summaries.close()
     _close(envs)
   if stop['requested']:
-    print(f'Interrupted at step {loop.step:,}; checkpoint saved in {checkpoints}. '
-          f'Resume with: {resume_command}', file=sys.stderr)
-    return 130
+    message = (f'Interrupted at step {loop.step:,}; checkpoint saved in '
+               f'{checkpoints}. Resume with: {resume_command}')
+    print(message, file=sys.stderr)
+    return RunOutcome(130, run_dir, message, last_eval or None)
   score = last_eval.get('mean_score')
   summary = (f"final eval mean score {score:.1f} over {last_eval['episodes']} "
              'episodes' if score is not None else 'no eval episode completed')
-  print(f'Done at step {loop.step:,}: {summary}. Run written to {run_dir}')
-  return 0
+  message = f'Done at step {loop.step:,}: {summary}. Run written to {run_dir}'
+  print(message)
+  return RunOutcome(0, run_dir, message, last_eval or None)
+
+
+def _write_run_files(run_dir: str, config: AttrDict, config_name: str,
+                     timestamp: str) -> None:
+  """config.yaml (what `visualize` and a resume read) and run.yaml."""
+  for name, text in (
+      ('config.yaml', config.to_yaml()),
+      ('run.yaml', f'config_name: {config_name}\ntimestamp: {timestamp!r}\n')):
+    path = os.path.join(run_dir, name)
+    with open(f'{path}.tmp', 'w') as stream:
+      stream.write(text)
+    os.replace(f'{path}.tmp', path)
+
+
+def _warn_if_rate_spent(config: AttrDict, loop: Loop) -> None:
+  """An annealed run extended after its rate reached 0 would not learn."""
+  scale = getattr(loop.learner, 'lr_scale', None)
+  if (config.anneal_learning_rate and scale is not None and
+      float(scale) < 1e-6 and loop.step < config.steps):
+    print('warning: anneal_learning_rate: the learning rate had decayed to 0 '
+          f'by step {loop.step:,}, so training on to {config.steps:,} changes '
+          'nothing; add --set anneal_learning_rate=false to train on at the '
+          'constant learning_rate.', file=sys.stderr)

@@ -26,6 +26,7 @@ checkpoints. Everything else in the state is per agent.
 
 `metrics(state)` returns arrays to log: scalars are logged as scalars,
 larger arrays as histograms. Nothing is printed inside compiled code.
+`diagnose(learner)` (host side) names what went non-finite, or None.
 """
 
 from __future__ import annotations
@@ -81,3 +82,8 @@ class Algorithm(abc.ABC):
   def metrics(self, state: Any) -> dict[str, jax.Array]:
     """Arrays to log (scalars and histograms); none by default."""
     return {}
+
+  def diagnose(self, learner: Any) -> str | None:
+    """Host side, after training calls: what went wrong in the learner (e.g.
+    'the gradients' became non-finite), or None while it is healthy."""
+    return None

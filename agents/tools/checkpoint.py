@@ -1,9 +1,19 @@
-"""Checkpoints: one msgpack file per save, written atomically (temp + rename)."""
+"""Checkpoints: one file per save, verified by a digest, written atomically.
+
+A file is a header line `agents-checkpoint 1 sha256=<hex>` followed by the
+msgpack payload the digest covers. A save writes a temporary file, fsyncs
+it, renames it into place and fsyncs the directory, so a crash leaves either
+the old set of files or the new one. A file whose digest does not match (cut
+short by a full disk, damaged on copy) is moved aside as `<name>.corrupt`,
+never deleted, and the newest intact checkpoint is used instead.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import sys
 from typing import Any
 
 import flax.serialization
@@ -11,6 +21,15 @@ import jax
 import numpy as np
 
 _PATTERN = re.compile(r'^ckpt-(\d+)\.msgpack$')
+_MAGIC = b'agents-checkpoint 1 sha256='
+
+
+class CorruptCheckpoint(Exception):
+  """A checkpoint file that cannot be read back as it was written."""
+
+
+class IncompatibleCheckpoint(Exception):
+  """An intact checkpoint whose state does not fit the structure asked for."""
 
 
 def path_for(directory: str, step: int) -> str:
@@ -24,20 +43,46 @@ def save(directory: str, step: int, state: Any, config_yaml: str,
   payload = {'state': flax.serialization.to_state_dict(jax.device_get(state)),
              'config': config_yaml, 'step': step}
   data = flax.serialization.msgpack_serialize(payload)
+  header = _MAGIC + hashlib.sha256(data).hexdigest().encode() + b'\n'
   path = path_for(directory, step)
   temporary = f'{path}.tmp-{os.getpid()}'
   with open(temporary, 'wb') as stream:
+    stream.write(header)
     stream.write(data)
     stream.flush()
     os.fsync(stream.fileno())
   os.replace(temporary, path)
+  _fsync_directory(directory)
   for old in list_checkpoints(directory)[:-keep]:
     os.remove(old[1])
   return path
 
 
+def _fsync_directory(directory: str) -> None:
+  """Make a rename durable: the directory entry itself is synced."""
+  descriptor = os.open(directory, os.O_RDONLY)
+  try:
+    os.fsync(descriptor)
+  finally:
+    os.close(descriptor)
+
+
+def remove_temporaries(directory: str) -> int:
+  """Delete the temporary files of saves that never finished; returns how many.
+
+  Call it only while holding the run (agents.tools.run_lock), when no save
+  can be in progress.
+  """
+  if not os.path.isdir(directory):
+    return 0
+  stale = [name for name in os.listdir(directory) if '.msgpack.tmp-' in name]
+  for name in stale:
+    os.remove(os.path.join(directory, name))
+  return len(stale)
+
+
 def list_checkpoints(directory: str) -> list[tuple[int, str]]:
-  """(step, path) of every complete checkpoint, oldest first."""
+  """(step, path) of every checkpoint file (complete or not), oldest first."""
   if not os.path.isdir(directory):
     return []
   found = []
@@ -49,27 +94,72 @@ def list_checkpoints(directory: str) -> list[tuple[int, str]]:
 
 
 def latest(directory: str) -> str | None:
+  """The newest checkpoint file, unverified (see `latest_intact`)."""
   checkpoints = list_checkpoints(directory)
   return checkpoints[-1][1] if checkpoints else None
 
 
+def latest_intact(directory: str, warn: Any = None) -> str | None:
+  """The newest checkpoint whose digest matches; bad ones are moved aside.
+
+  Each file moved aside is reported in one line through `warn(message)`
+  (default: stderr).
+  """
+  warn = warn or (lambda message: print(message, file=sys.stderr))
+  for step, path in reversed(list_checkpoints(directory)):
+    try:
+      read_payload(path)
+      return path
+    except CorruptCheckpoint as error:
+      aside = f'{path}.corrupt'
+      os.replace(path, aside)
+      warn(f'warning: checkpoint of step {step:,} is damaged ({error}); '
+           f'moved aside to {aside}.')
+  return None
+
+
+def read_payload(path: str) -> dict:
+  """The verified payload of a checkpoint file: state, config and step."""
+  with open(path, 'rb') as stream:
+    data = stream.read()
+  if data.startswith(_MAGIC):
+    header, _, body = data.partition(b'\n')
+    expected = header[len(_MAGIC):].decode(errors='replace')
+    if hashlib.sha256(body).hexdigest() != expected:
+      raise CorruptCheckpoint(f'{len(data):,} bytes, digest mismatch')
+  else:  # Written before checkpoints carried a digest: msgpack must parse.
+    body = data
+  try:
+    payload = flax.serialization.msgpack_restore(body)
+  except Exception as error:  # msgpack raises several types for bad bytes.
+    raise CorruptCheckpoint(f'unreadable: {type(error).__name__}') from None
+  if not isinstance(payload, dict) or not {'state', 'config', 'step'} <= set(payload):
+    raise CorruptCheckpoint('not a checkpoint payload')
+  return payload
+
+
+def _restore(target: Any, saved: Any, path: str) -> Any:
+  try:
+    value = flax.serialization.from_state_dict(target, saved)
+    return jax.tree_util.tree_map(
+        lambda t, x: np.asarray(x, dtype=np.asarray(t).dtype).reshape(np.shape(t)),
+        target, value)
+  except (ValueError, KeyError, TypeError) as error:
+    first = str(error).splitlines()[0] if str(error) else type(error).__name__
+    raise IncompatibleCheckpoint(
+        f'{path} does not fit this config ({first[:200]})') from None
+
+
 def load(path: str, target: Any) -> tuple[Any, str, int]:
   """Restore into the structure of `target`; returns (state, config_yaml, step)."""
-  with open(path, 'rb') as stream:
-    payload = flax.serialization.msgpack_restore(stream.read())
-  state = flax.serialization.from_state_dict(target, payload['state'])
-  state = jax.tree_util.tree_map(
-      lambda t, x: np.asarray(x, dtype=np.asarray(t).dtype), target, state)
+  payload = read_payload(path)
+  state = _restore(target, payload['state'], path)
   return state, payload['config'], int(payload['step'])
 
 
 def load_part(path: str, name: str, target: Any) -> tuple[Any, int]:
   """Restore one entry of a saved state dict (e.g. 'learner'); returns (value, step)."""
-  with open(path, 'rb') as stream:
-    payload = flax.serialization.msgpack_restore(stream.read())
+  payload = read_payload(path)
   if name not in payload['state']:
-    raise KeyError(f"Checkpoint {path} holds no '{name}'.")
-  value = flax.serialization.from_state_dict(target, payload['state'][name])
-  value = jax.tree_util.tree_map(
-      lambda t, x: np.asarray(x, dtype=np.asarray(t).dtype), target, value)
-  return value, int(payload['step'])
+    raise IncompatibleCheckpoint(f"Checkpoint {path} holds no '{name}'.")
+  return _restore(target, payload['state'][name], path), int(payload['step'])

@@ -12,6 +12,17 @@ from agents.tools.host_call import HostFunction
 from agents.tools.in_graph_env import EnvSpec, EnvState
 
 
+class EnvOutputError(RuntimeError):
+  """A host env returned a non-finite observation or reward."""
+
+  def __init__(self, index: int, field: str, episode_step: int, value: Any) -> None:
+    super().__init__(
+        f'env {index} returned a non-finite {field} ({value}) at step '
+        f'{episode_step} of its episode; check the env (or a wrapper) for a '
+        'division by zero or an unstable simulation')
+    self.index, self.field, self.episode_step = index, field, episode_step
+
+
 class InGraphBatchEnv:
   """Bridges a host batch env (BatchEnv, WorkerBatchEnv) into `jax.jit` code.
 
@@ -21,7 +32,9 @@ class InGraphBatchEnv:
   order; the reset call runs only on steps where some agent needs a reset. Host envs keep their own random state: they
   are seeded on their first reset after `init` (from `seeds` when given, so
   that e.g. evaluation replays the same episodes each time; else from `init`'s
-  key), then continue their own random streams.
+  key), then continue their own random streams. Observations and rewards are
+  checked where they enter the program: a NaN or inf raises EnvOutputError
+  naming the env, the field and the step of its episode.
   """
 
   def __init__(self, batch_env: Any, seeds: Sequence[int] | None = None) -> None:
@@ -33,6 +46,7 @@ class InGraphBatchEnv:
       raise ValueError(f'Got {len(seeds)} seeds for {self.num_agents} envs.')
     self._fixed_seeds = None if seeds is None else [int(s) for s in seeds]
     self._pending_seeds: list[int | None] = [None] * self.num_agents
+    self._episode_steps = np.zeros(self.num_agents, np.int64)
     batch = (self.num_agents,)
     self._observ_struct = jax.ShapeDtypeStruct(batch + self.spec.observ_shape,
                                                jnp.float32)
@@ -90,6 +104,8 @@ class InGraphBatchEnv:
       self._pending_seeds[i] = None
     observ = np.zeros(self._observ_struct.shape, np.float32)
     observ[indices] = self._batch_env.reset(indices, seeds)
+    self._episode_steps[indices] = 0
+    self._check('observation', observ)
     return observ
 
   def _step_envs(self, action: np.ndarray, after: np.ndarray
@@ -97,8 +113,21 @@ class InGraphBatchEnv:
     del after  # Passed only to order the step after this step's reset.
     action = action.astype(self._host_action_dtype, copy=False)
     observ, reward, terminated, truncated, _ = self._batch_env.step(action)
-    return (np.asarray(observ, np.float32), np.asarray(reward, np.float32),
-            np.asarray(terminated, bool), np.asarray(truncated, bool))
+    observ = np.asarray(observ, np.float32)
+    reward = np.asarray(reward, np.float32)
+    self._episode_steps += 1
+    self._check('observation', observ)
+    self._check('reward', reward)
+    return (observ, reward, np.asarray(terminated, bool),
+            np.asarray(truncated, bool))
+
+  def _check(self, field: str, values: np.ndarray) -> None:
+    finite = np.isfinite(values).reshape(self.num_agents, -1).all(axis=1)
+    if not finite.all():
+      index = int(np.flatnonzero(~finite)[0])
+      bad = values[index].ravel()
+      raise EnvOutputError(index, field, int(self._episode_steps[index]),
+                           bad[~np.isfinite(bad)][0])
 
   def close(self) -> None:
     self._batch_env.close()

@@ -109,3 +109,49 @@ def test_ppo_learns_cartpole_past_a_threshold():
   reports = loop.run(config.steps)
   score = [r for r in reports if r['phase'] == 'eval'][-1]['mean_score']
   assert score >= 150, score
+
+
+def test_annealing_continues_from_the_current_rate_when_steps_grow():
+  """16 updates of 64 env-steps planned; halfway, the budget doubles: the rate
+  goes on from where it was and reaches 0 at the new end, without a jump."""
+  from agents.algorithms.ppo import PPO
+  from agents.scripts import networks
+
+  def scales(steps, learner, updates):
+    config = _tiny('pendulum', steps=steps, anneal_learning_rate=True)
+    env = build.train_env(config)
+    ppo = PPO(config, networks.make_network(config.network, env.spec, config))
+    used = []
+    for _ in range(updates):
+      scale, next_scale = ppo._lr_scales(learner, 64)
+      used.append(float(scale))
+      learner = learner.replace(lr_scale=next_scale, env_steps=learner.env_steps + 64)
+    return used, learner
+
+  config = _tiny('pendulum')
+  env = build.train_env(config)
+  learner = build.algorithm(config, env.spec).init(
+      jax.random.PRNGKey(0), env.spec, 4).learner
+  first, learner = scales(1024, learner, 8)
+  np.testing.assert_allclose(first, 1 - np.arange(8) / 16, atol=1e-6)
+  second, learner = scales(2048, learner, 24)
+  assert second[0] == pytest.approx(0.5)          # No jump at the resume.
+  np.testing.assert_allclose(np.diff(second), -0.5 / 24, atol=1e-6)
+  assert float(learner.lr_scale) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_non_finite_update_is_not_applied_and_is_diagnosed():
+  from agents.tools.loop import TrainingDiverged
+  config = _tiny('pendulum', learning_rate=1e9, max_grad_norm=0.0,
+                 anneal_learning_rate=False)
+  env = build.train_env(config)
+  algorithm = build.algorithm(config, env.spec)
+  loop = Loop(algorithm, [Phase('train', env, 640, training=True,
+                                steps_per_call=config.update_every)],
+              jax.random.PRNGKey(0))
+  initial = loop.learner
+  with pytest.raises(TrainingDiverged, match='non-finite'):
+    loop.run(640)
+  assert 'the gradients' in algorithm.diagnose(loop.learner)
+  # The failed update was not applied: the parameters are the last finite ones.
+  _leaves_equal(loop.learner.params, initial.params)

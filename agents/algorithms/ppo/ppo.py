@@ -8,6 +8,14 @@ std; the statistics stay fixed during a rollout and its update (so the
 stored log-probabilities match the policy being improved) and absorb the
 rollout afterwards. Actions live in [-1, 1] inside the algorithm and are
 mapped to the env's finite Box bounds.
+
+The learning rate is `learning_rate x learner.lr_scale`. With
+`anneal_learning_rate` the scale falls linearly to 0 at `config.steps`,
+computed from the env-steps the learner has trained on, so a resumed run that
+extends `steps` stretches the rest of the decay from the current rate (no
+jump). An update whose loss, gradients, parameters or normalizer statistics
+are not finite is not applied: the learner keeps its last finite values and
+records what went wrong in `failure` (see FAILURES); `diagnose` names it.
 """
 
 from __future__ import annotations
@@ -28,6 +36,10 @@ from agents.tools.in_graph_env import EnvSpec
 
 OBJECTIVES = ('clip', 'kl_penalty')
 
+# Bits of Learner.failure: what was not finite after an update.
+FAILURES = {1: 'the loss', 2: 'the gradients', 4: 'the parameters',
+            8: 'the normalizer statistics'}
+
 
 @flax.struct.dataclass
 class Learner:
@@ -38,6 +50,9 @@ class Learner:
   reward_norm: normalize.NormalizerState
   kl_coef: jax.Array
   updates: jax.Array
+  env_steps: jax.Array      # Env-steps trained on, all updates.
+  lr_scale: jax.Array       # The learning rate is learning_rate x lr_scale.
+  failure: jax.Array        # Bits of FAILURES; 0 while everything is finite.
   key: jax.Array
   metrics: dict
 
@@ -57,6 +72,30 @@ class Rollout:
 
 
 @flax.struct.dataclass
+class Choice:
+  """What `perform` chose, kept for `experience` to store; [batch, ...]."""
+  action: jax.Array
+  log_prob: jax.Array
+  policy: Any
+  net_state: jax.Array      # The recurrent state the choice started from.
+
+
+@flax.struct.dataclass
+class Batch:
+  """A rollout prepared for the loss: time-major [time, batch, ...] arrays,
+  normalized observations, advantages and returns; `start_state` [batch,
+  state_size] is each sequence's recurrent state at its first step."""
+  observ: jax.Array
+  first: jax.Array
+  action: jax.Array
+  log_prob: jax.Array
+  policy: Any
+  advantage: jax.Array
+  returns: jax.Array
+  start_state: jax.Array
+
+
+@flax.struct.dataclass
 class PPOState:
   learner: Learner
   rollout: Rollout
@@ -64,7 +103,7 @@ class PPOState:
   net_state: jax.Array      # [batch, state_size], recurrent state now.
   start_state: jax.Array    # [batch, state_size], at the rollout's start.
   first: jax.Array          # [batch], the next step starts an episode.
-  last: Any                 # What perform chose: action, log_prob, policy.
+  last: Choice              # What perform chose on this step.
   spec: EnvSpec = flax.struct.field(pytree_node=False, default=None)
 
 
@@ -77,25 +116,17 @@ class PPO(Algorithm):
                        f"{', '.join(OBJECTIVES)}.")
     self._config = config
     self._network = network
-    clip = config.max_grad_norm
-    def part(lr):
-      chain = [optax.clip_by_global_norm(clip)] if clip else []
-      return optax.chain(*chain, optax.adam(self._schedule(lr), eps=1e-5))
+    # The same optimizer state whatever the clip and schedule, so that both can
+    # change when a run resumes; the schedule scales the updates (lr_scale).
+    clip = config.max_grad_norm or float('inf')
+    def part(learning_rate):
+      return optax.chain(optax.clip_by_global_norm(clip),
+                         optax.scale_by_adam(eps=1e-5),
+                         optax.scale(-learning_rate))
+    value_learning_rate = config.value_learning_rate or config.learning_rate
     self._optimizer = optax.multi_transform(
-        {'policy': part(config.learning_rate),
-         'value': part(config.get('value_learning_rate', config.learning_rate))},
+        {'policy': part(config.learning_rate), 'value': part(value_learning_rate)},
         _param_labels)
-
-  def _schedule(self, learning_rate: float) -> Any:
-    """Constant, or decaying linearly to 0 over `config.steps` when
-    `config.anneal_learning_rate` (steadier final policies)."""
-    config = self._config
-    if not config.get('anneal_learning_rate', False):
-      return learning_rate
-    env_steps_per_update = config.num_agents * config.update_every
-    updates = max(1, config.steps // env_steps_per_update)
-    optimizer_steps = updates * config.update_epochs * config.num_minibatches
-    return optax.linear_schedule(learning_rate, 0.0, optimizer_steps)
 
   @property
   def network(self) -> nn.Module:
@@ -117,8 +148,9 @@ class PPO(Algorithm):
         observ_norm=normalize.init(env_spec.observ_shape),
         reward_norm=normalize.init(()),
         kl_coef=jnp.asarray(self._config.kl_init_coef, jnp.float32),
-        updates=jnp.zeros((), jnp.int32), key=learner_key,
-        metrics=_empty_metrics())
+        updates=jnp.zeros((), jnp.int32), env_steps=jnp.zeros((), jnp.int32),
+        lr_scale=jnp.ones((), jnp.float32), failure=jnp.zeros((), jnp.int32),
+        key=learner_key, metrics=_empty_metrics())
     steps = self._config.update_every
     time_major = lambda x: jnp.zeros((steps,) + x.shape, x.dtype)
     rollout = Rollout(
@@ -129,8 +161,8 @@ class PPO(Algorithm):
         terminated=time_major(jnp.zeros(num_agents, bool)),
         truncated=time_major(jnp.zeros(num_agents, bool)),
         next_observ=time_major(observ[0]), first=time_major(first[0]))
-    last = {'action': action, 'log_prob': policy.log_prob(action),
-            'policy': policy, 'net_state': state}
+    last = Choice(action=action, log_prob=policy.log_prob(action),
+                  policy=policy, net_state=state)
     return PPOState(learner=learner, rollout=rollout,
                     index=jnp.zeros((), jnp.int32), net_state=state,
                     start_state=state, first=first[0], last=last, spec=env_spec)
@@ -147,8 +179,8 @@ class PPO(Algorithm):
         learner.params, normalized[None], state.first[None], state.net_state)
     policy = jax.tree_util.tree_map(lambda x: x[0], policy)
     action = policy.sample(key) if training else policy.mode()
-    last = {'action': action, 'log_prob': policy.log_prob(action),
-            'policy': policy, 'net_state': state.net_state}
+    last = Choice(action=action, log_prob=policy.log_prob(action),
+                  policy=policy, net_state=state.net_state)
     state = state.replace(net_state=net_state, last=last)
     return state, self._env_action(state.spec, action)
 
@@ -157,10 +189,10 @@ class PPO(Algorithm):
     if not training:
       return state.replace(first=jnp.zeros_like(state.first))
     index, last = state.index, state.last
-    start_state = jnp.where(index == 0, last['net_state'], state.start_state)
+    start_state = jnp.where(index == 0, last.net_state, state.start_state)
     step = Rollout(
-        observ=transition.observ, action=last['action'],
-        log_prob=last['log_prob'], policy=last['policy'],
+        observ=transition.observ, action=last.action,
+        log_prob=last.log_prob, policy=last.policy,
         reward=transition.reward, terminated=transition.terminated,
         truncated=transition.truncated, next_observ=transition.next_observ,
         first=state.first)
@@ -197,7 +229,7 @@ class PPO(Algorithm):
     if not self._config.normalize_reward:
       return reward
     return normalize.normalize(learner.reward_norm, reward, center=False,
-                               clip=self._config.get('reward_clip', None))
+                               clip=self._config.reward_clip)
 
   @staticmethod
   def _env_action(spec: EnvSpec, action: jax.Array) -> jax.Array:
@@ -215,37 +247,71 @@ class PPO(Algorithm):
   # Training ---------------------------------------------------------------
 
   def _update(self, state: PPOState) -> PPOState:
+    """Train on the full rollout unless an earlier update failed."""
+    return jax.lax.cond(state.learner.failure == 0, self._train, lambda s: s.replace(
+        index=jnp.zeros_like(s.index)), state)
+
+  def _train(self, state: PPOState) -> PPOState:
     """Train on the full rollout, then let the normalizers absorb it."""
     config, learner, rollout = self._config, state.learner, state.rollout
     data = self._prepare(learner, rollout, state.start_state)
     key, epochs_key = jax.random.split(learner.key)
+    lr_scale, next_lr_scale = self._lr_scales(learner, rollout.reward.size)
 
     def update_epoch(carry, epoch_key):
-      return self._update_epoch(carry, data, epoch_key, learner.kl_coef)
+      return self._update_epoch(carry, data, epoch_key, learner.kl_coef, lr_scale)
 
     (params, opt_state), epoch_metrics = jax.lax.scan(
         update_epoch, (learner.params, learner.opt_state),
         jax.random.split(epochs_key, config.update_epochs))
-    policy, _, _ = self._network.apply(params, data['observ'], data['first'],
-                                       data['start_state'])
-    kl = data['policy'].kl(policy).mean()
+    policy, _, _ = self._network.apply(params, data.observ, data.first,
+                                       data.start_state)
+    kl = data.policy.kl(policy).mean()
     kl_coef = learner.kl_coef
     if config.objective == 'kl_penalty':
       kl_coef = losses.adapt_kl_coef(kl_coef, kl, config.kl_target,
                                      config.kl_min_coef)
     metrics = jax.tree_util.tree_map(lambda x: x[-1].mean(), epoch_metrics)
     metrics.update(kl=kl, kl_coef=kl_coef, entropy=policy.entropy().mean(),
-                   mean_return=data['returns'].mean(),
-                   mean_reward=rollout.reward.mean())
-    learner = learner.replace(
+                   mean_return=data.returns.mean(),
+                   mean_reward=rollout.reward.mean(),
+                   learning_rate=config.learning_rate * lr_scale)
+    trained = learner.replace(
         params=params, opt_state=opt_state, kl_coef=kl_coef,
         updates=learner.updates + 1, key=key, metrics=metrics,
+        env_steps=learner.env_steps + rollout.reward.size,
+        lr_scale=next_lr_scale,
         observ_norm=normalize.update(learner.observ_norm, rollout.observ),
         reward_norm=normalize.update(learner.reward_norm, rollout.reward))
+    failure = _failure_bits(epoch_metrics, trained)
+    learner = jax.tree_util.tree_map(
+        lambda new, old: jnp.where(failure == 0, new, old), trained, learner)
+    learner = learner.replace(failure=failure)
     return state.replace(learner=learner, index=jnp.zeros_like(state.index))
 
+  def _lr_scales(self, learner: Learner, rollout_steps: int
+                 ) -> tuple[jax.Array, jax.Array]:
+    """The learning-rate scale for this update and the next.
+
+    Annealed: the scale falls linearly from where it is to 0 at config.steps
+    (the updates left are counted from the env-steps trained so far).
+    """
+    if not self._config.anneal_learning_rate:
+      return jnp.ones((), jnp.float32), learner.lr_scale
+    left = jnp.ceil((self._config.steps - learner.env_steps) / rollout_steps)
+    left = jnp.maximum(left, 1.0)
+    return learner.lr_scale, learner.lr_scale * (left - 1.0) / left
+
+  def diagnose(self, learner: Learner) -> str | None:
+    """What went non-finite in an update (host side), or None."""
+    failure = int(jax.device_get(learner.failure))
+    if not failure:
+      return None
+    parts = [name for bit, name in FAILURES.items() if failure & bit]
+    return ' and '.join(parts)
+
   def _prepare(self, learner: Learner, rollout: Rollout,
-               start_state: jax.Array) -> dict:
+               start_state: jax.Array) -> Batch:
     """Normalized inputs, advantages and returns, time-major [time, batch]."""
     config = self._config
     observ = self._normalize_observ(learner, rollout.observ)
@@ -258,67 +324,87 @@ class PPO(Algorithm):
         reward, value, next_value, rollout.terminated, rollout.truncated,
         config.discount, config.lambda_)
     advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
-    return {'observ': observ, 'first': rollout.first, 'action': rollout.action,
-            'log_prob': rollout.log_prob, 'policy': rollout.policy,
-            'advantage': advantage, 'returns': returns,
-            'start_state': start_state}
+    return Batch(observ=observ, first=rollout.first, action=rollout.action,
+                 log_prob=rollout.log_prob, policy=rollout.policy,
+                 advantage=advantage, returns=returns, start_state=start_state)
 
-  def _update_epoch(self, carry: tuple, data: dict, key: jax.Array,
-                    kl_coef: jax.Array) -> tuple[tuple, dict]:
+  def _update_epoch(self, carry: tuple, data: Batch, key: jax.Array,
+                    kl_coef: jax.Array, lr_scale: jax.Array
+                    ) -> tuple[tuple, dict]:
     """One pass over the rollout in `num_minibatches` shuffled minibatches.
 
-    Feed-forward networks shuffle single steps; recurrent networks shuffle
-    whole sequences (agents), each starting from its rollout start state.
+    Feed-forward networks shuffle single steps (the rollout flattened to one
+    time step of steps x batch sequences); recurrent networks shuffle whole
+    sequences (agents), each starting from its rollout start state.
     """
     num = self._config.num_minibatches
+    start_state = data.start_state
+    sequences = data.replace(start_state=None)
     if not self._network.recurrent:
-      steps, batch = data['advantage'].shape
-      flat = jax.tree_util.tree_map(
-          lambda x: x.reshape((1, steps * batch) + x.shape[2:]),
-          {k: v for k, v in data.items() if k != 'start_state'})
-      flat['start_state'] = jnp.zeros(
-          (steps * batch, self._network.state_size), jnp.float32)
-      data = flat
-    size = data['advantage'].shape[1]
+      steps, batch = data.advantage.shape
+      sequences = jax.tree_util.tree_map(
+          lambda x: x.reshape((1, steps * batch) + x.shape[2:]), sequences)
+      start_state = jnp.zeros((steps * batch, self._network.state_size),
+                              jnp.float32)
+    size = sequences.advantage.shape[1]
     per_minibatch = size // num
     order = jax.random.permutation(key, size)[:per_minibatch * num]
     order = order.reshape(num, per_minibatch)
 
-    def select(indices):
-      batch = {k: jax.tree_util.tree_map(lambda x: x[:, indices], v)
-               for k, v in data.items() if k != 'start_state'}
-      batch['start_state'] = data['start_state'][indices]
-      return batch
-
     def update_minibatch(carry, indices):
       params, opt_state = carry
+      minibatch = jax.tree_util.tree_map(lambda x: x[:, indices], sequences)
+      minibatch = minibatch.replace(start_state=start_state[indices])
       grads, metrics = jax.grad(self._loss, has_aux=True)(
-          params, select(indices), kl_coef)
+          params, minibatch, kl_coef)
       metrics['grad_norm'] = optax.tree.norm(grads)
       updates, opt_state = self._optimizer.update(grads, opt_state, params)
+      updates = jax.tree_util.tree_map(lambda u: u * lr_scale, updates)
       return (optax.apply_updates(params, updates), opt_state), metrics
 
     return jax.lax.scan(update_minibatch, carry, order)
 
-  def _loss(self, params: Any, batch: dict, kl_coef: jax.Array
+  def _loss(self, params: Any, batch: Batch, kl_coef: jax.Array
             ) -> tuple[jax.Array, dict]:
     config = self._config
     policy, value, _ = self._network.apply(
-        params, batch['observ'], batch['first'], batch['start_state'])
-    log_prob = policy.log_prob(batch['action'])
-    kl = batch['policy'].kl(policy)
+        params, batch.observ, batch.first, batch.start_state)
+    log_prob = policy.log_prob(batch.action)
+    kl = batch.policy.kl(policy)
     if config.objective == 'clip':
       policy_loss = losses.clip_objective(
-          log_prob, batch['log_prob'], batch['advantage'], config.clip_epsilon)
+          log_prob, batch.log_prob, batch.advantage, config.clip_epsilon)
     else:
       policy_loss = losses.kl_penalty_objective(
-          log_prob, batch['log_prob'], batch['advantage'], kl, kl_coef,
+          log_prob, batch.log_prob, batch.advantage, kl, kl_coef,
           config.kl_target, config.kl_cutoff_factor, config.kl_cutoff_coef)
-    value_loss = losses.value_loss(value, batch['returns'])
+    value_loss = losses.value_loss(value, batch.returns)
     entropy = policy.entropy().mean()
     loss = (policy_loss + config.value_coef * value_loss -
             config.entropy_coef * entropy)
-    return loss, {'policy_loss': policy_loss, 'value_loss': value_loss}
+    return loss, {'loss': loss, 'policy_loss': policy_loss,
+                  'value_loss': value_loss}
+
+
+def _all_finite(tree: Any) -> jax.Array:
+  leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)
+            if jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating)]
+  return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
+
+
+def _failure_bits(epoch_metrics: dict, learner: Learner) -> jax.Array:
+  """FAILURES bits of what is not finite after an update (0: all finite)."""
+  checks = [
+      (1, _all_finite((epoch_metrics['loss'], epoch_metrics['policy_loss'],
+                       epoch_metrics['value_loss']))),
+      (2, _all_finite(epoch_metrics['grad_norm'])),
+      (4, _all_finite(learner.params)),
+      (8, _all_finite((learner.observ_norm, learner.reward_norm))),
+  ]
+  bits = jnp.zeros((), jnp.int32)
+  for bit, finite in checks:
+    bits = bits | jnp.where(finite, 0, bit).astype(jnp.int32)
+  return bits
 
 
 def _param_labels(params: Any) -> Any:
@@ -330,6 +416,6 @@ def _param_labels(params: Any) -> Any:
 
 
 def _empty_metrics() -> dict:
-  names = ('policy_loss', 'value_loss', 'grad_norm', 'kl', 'kl_coef', 'entropy',
-           'mean_return', 'mean_reward')
+  names = ('loss', 'policy_loss', 'value_loss', 'grad_norm', 'kl', 'kl_coef',
+           'entropy', 'mean_return', 'mean_reward', 'learning_rate')
   return {name: jnp.zeros((), jnp.float32) for name in names}
