@@ -9,7 +9,8 @@ interval, as a check of that accounting), compile seconds, train seconds and
 steps until the first eval >= -200, wall seconds until then (process start,
 compile and evals included), the final eval score and the whole process's
 wall time. Evaluation uses the reset seeds
-10000..10009, as shared/peers/sb3_ppo.py does. Last line: one JSON object.
+10000..10009, the episodes the Stable-Baselines3 peer in bench/README.md was
+evaluated on. Last line: one JSON object.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ class GymnaxEnv:
   """A gymnax env for `num_agents` agents, compiled into the program.
 
   gymnax's `step` resets on its own; this adapter calls `step_env` and
-  `reset_env` instead, so resets stay explicit (DESIGN.md). Natural ends are
+  `reset_env` instead, so resets stay explicit (docs/design.md). Natural ends are
   `terminated`; reaching `max_steps_in_episode` is `truncated` (gymnax >= 1.0
   reports them apart; for older versions a done at the time limit counts as a
   truncation).
@@ -109,7 +109,3 @@ class GymnaxEnv:
         reward=reward.reshape(self.num_agents).astype(jnp.float32),
         terminated=terminated, truncated=truncated, done=done,
         inner=state.inner.replace(env_state=env_state))
-
-  def render_state(self, state: EnvState, index: int = 0) -> Any:
-    """gymnax's state of one agent, e.g. for rendering."""
-    return jax.tree_util.tree_map(lambda x: x[index], state.inner.env_state)

@@ -19,7 +19,6 @@ os.environ.setdefault('SDL_VIDEODRIVER', 'dummy')
 os.environ.setdefault('MUJOCO_GL', 'egl')
 
 import numpy as np
-import yaml
 
 # imageio starts ffmpeg with fork+exec, which is safe; JAX warns about any fork.
 warnings.filterwarnings('ignore', message='os.fork', category=RuntimeWarning)
@@ -37,102 +36,30 @@ class VisualizeError(Exception):
   """A problem with the run directory or rendering; printed as one line."""
 
 
-def load_run(run_dir: str, checkpoint_path: str | None) -> tuple[AttrDict, str, str]:
-  """The run's config, its config name and the checkpoint to load."""
-  from agents.tools import checkpoint
-  config_path = os.path.join(run_dir, 'config.yaml')
-  if not os.path.isdir(run_dir):
-    raise VisualizeError(f"No run directory '{run_dir}'.")
-  if not os.path.exists(config_path):
-    raise VisualizeError(f"'{run_dir}' has no config.yaml: pass the directory "
-                         'of one run (<logdir>/<timestamp>-<config>).')
-  with open(config_path) as stream:
-    config = AttrDict.from_yaml(stream.read())
-  name = os.path.basename(os.path.normpath(run_dir)).split('-', 1)[-1]
-  meta = os.path.join(run_dir, 'run.yaml')
-  if os.path.exists(meta):
-    with open(meta) as stream:
-      name = (yaml.safe_load(stream) or {}).get('config_name', name)
-  if checkpoint_path is None:
-    checkpoint_path = checkpoint.latest(os.path.join(run_dir, 'checkpoints'))
-    if checkpoint_path is None:
-      raise VisualizeError(f"'{run_dir}' has no checkpoint in checkpoints/: "
-                           'train longer (checkpoints are written every '
-                           'checkpoint_every steps and at the end).')
-  elif not os.path.exists(checkpoint_path):
-    raise VisualizeError(f"No checkpoint file '{checkpoint_path}'.")
-  return config, name, checkpoint_path
-
-
-class Policy:
-  """The deterministic policy of a checkpoint, for one env at a time."""
-
-  def __init__(self, config: AttrDict, checkpoint_path: str, observation_space: Any,
-               action_space: Any) -> None:
-    import jax
-    from agents.scripts import build
-    from agents.tools import checkpoint
-    from agents.tools.in_graph_env import EnvSpec
-    spec = EnvSpec.from_spaces(observation_space, action_space)
-    self._algorithm = build.algorithm(config, spec)
-    state = self._algorithm.init(jax.random.PRNGKey(0), spec, 1)
-    learner, self.step = checkpoint.load_part(checkpoint_path, 'learner', state.learner)
-    self._initial = state.replace(learner=learner)
-    self._state = self._initial
-    algorithm = self._algorithm
-    key = jax.random.PRNGKey(0)
-    self._act = jax.jit(lambda s, o, first: algorithm.perform(
-        algorithm.begin_episode(s, first), o, key, False))
-    self._observe = jax.jit(lambda s, t: algorithm.end_episode(
-        algorithm.experience(s, t, False), t.terminated | t.truncated, False))
-
-  def begin_episode(self) -> None:
-    self._state = self._initial
-    self._first = True
-
-  def act(self, observ: np.ndarray) -> np.ndarray:
-    """The action for `observ`, following the protocol's order of calls."""
-    self._observ = np.asarray(observ, np.float32)[None]
-    self._state, action = self._act(self._state, self._observ,
-                                    np.asarray([self._first]))
-    self._first = False
-    self._action = action
-    return np.asarray(action[0])
-
-  def observe(self, next_observ: np.ndarray, reward: float, terminated: bool,
-              truncated: bool) -> None:
-    from agents.tools.algorithm import Transition
-    transition = Transition(
-        observ=self._observ, action=self._action,
-        reward=np.asarray([reward], np.float32),
-        terminated=np.asarray([terminated]), truncated=np.asarray([truncated]),
-        next_observ=np.asarray(next_observ, np.float32)[None])
-    self._state = self._observe(self._state, transition)
-
-
 def render_episodes(config: AttrDict, checkpoint_path: str, num_episodes: int,
                     outdir: str, video_format: str, fps: int) -> dict:
   """Run and record `num_episodes` deterministic episodes; returns the stats."""
   import imageio
+  from agents.policy import Policy
   from agents.scripts import build
+  from agents.tools.in_graph_env import EnvSpec
   if config.env_backend == 'gymnax':
     print(f"Rendering with Gymnasium's '{config.env}' (gymnax envs do not "
           'render frames); its episodes differ from the gymnax evaluation.',
           file=sys.stderr)
   env = build.env_constructor(config, render=True)()
-  policy = Policy(config, checkpoint_path, env.observation_space, env.action_space)
+  policy = Policy(config, checkpoint_path,
+                  EnvSpec.from_spaces(env.observation_space, env.action_space))
   returns, lengths, videos = [], [], []
   os.makedirs(outdir, exist_ok=True)
   try:
     for episode in range(num_episodes):
       observ, _ = env.reset(seed=config.eval_seed + episode)
-      policy.begin_episode()
+      policy.reset()
       frames = [_render(env)]
       total, length, done = 0.0, 0, False
       while not done:
-        next_observ, reward, terminated, truncated, _ = env.step(policy.act(observ))
-        policy.observe(next_observ, reward, terminated, truncated)
-        observ = next_observ
+        observ, reward, terminated, truncated, _ = env.step(policy(observ))
         frames.append(_render(env))
         total += float(reward)
         length += 1
@@ -179,11 +106,12 @@ def main(argv: Sequence[str] | None = None) -> int:
   parser.add_argument('--format', choices=('mp4', 'gif'), default='mp4')
   parser.add_argument('--fps', type=int, default=30)
   args = parser.parse_args(argv)
+  from agents.policy import PolicyLoadError, read_run
   try:
-    config, name, checkpoint_path = load_run(args.logdir, args.checkpoint)
+    config, name, checkpoint_path = read_run(args.logdir, args.checkpoint)
     stats = render_episodes(config, checkpoint_path, args.num_episodes,
                             args.outdir, args.format, args.fps)
-  except (VisualizeError, ConfigError) as error:
+  except (VisualizeError, ConfigError, PolicyLoadError) as error:
     print(f'error: {error}', file=sys.stderr)
     return 2
   stats.update(config=name, checkpoint=os.path.abspath(checkpoint_path),

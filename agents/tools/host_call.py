@@ -19,11 +19,20 @@ returns the original exception so that callers can raise it instead of XLA's
 generic runtime error (see `simulate.make_run`). Not differentiable, not
 vmappable. The structs below follow `jaxlib/include/xla/ffi/api/c_api.h`,
 XLA's stable C ABI for FFI handlers.
+
+Copying C structs by hand would crash the process if a future jaxlib changed
+their layout. So before the first FFI call a probe program checks the call
+frame's `struct_size` and the FFI API version (reading nothing else of a
+frame that does not match); on a mismatch every HostFunction uses an ordered
+`io_callback` instead, with a one-line warning. `AGENTS_HOST_CALL=io_callback`
+forces that path, `AGENTS_HOST_CALL=ffi` the handler.
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
+import sys
 import threading
 import weakref
 from typing import Any, Callable
@@ -37,6 +46,7 @@ TARGET = 'agents_host_call'
 _FFI_API_MAJOR, _FFI_API_MINOR = 0, 1     # The oldest FFI API this code needs.
 _EXTENSION_METADATA = 1
 _ERROR_CODE_INTERNAL = 13
+_PROBE = -1                                # The function number of the probe.
 
 
 class _ExtensionBase(ctypes.Structure):
@@ -121,8 +131,40 @@ def _data_pointer(buffer_address: int) -> int:
   return ctypes.c_void_p.from_address(buffer_address + _DATA_OFFSET).value
 
 
+def _size_problem(frame_address: int) -> str | None:
+  """Why the call frame at `frame_address` is not the struct known here."""
+  size = ctypes.c_size_t.from_address(frame_address).value  # Always first.
+  if size != _EXPECTED['frame_size']:
+    return (f"XLA's FFI call frame has {size} bytes, this code expects "
+            f"{_EXPECTED['frame_size']}")
+  return None
+
+
+def _version_problem(frame: _CallFrame) -> str | None:
+  """Why the FFI API of a call is not a version known here."""
+  api = _ApiHead.from_address(frame.api)
+  version = (api.api_version.major_version, api.api_version.minor_version)
+  if version[0] != _FFI_API_MAJOR or version[1] < _FFI_API_MINOR:
+    return (f"XLA's FFI API version is {version[0]}.{version[1]}, this code "
+            f'needs {_FFI_API_MAJOR}.{_FFI_API_MINOR} or a later minor version')
+  return None
+
+
+# XLA sets struct_size to the end of `attrs` (XLA_FFI_DEFINE_STRUCT_TRAITS
+# names `attrs` as the last field, though `future` follows it).
+_EXPECTED = {'frame_size': _CallFrame.attrs.offset + ctypes.sizeof(_Attrs)}
+_probe_result: dict[str, Any] = {}
+
+
 def _handle(frame_address: int) -> int | None:
-  """The FFI handler: answer XLA's metadata query, or run one call."""
+  """The FFI handler: check the layout (probe), answer XLA's metadata query,
+  or run one call."""
+  checking = not _probe_result.get('done')
+  if checking:
+    problem = _size_problem(frame_address)
+    if problem:   # Touch nothing else; the probe reports it.
+      _probe_result['problem'] = problem
+      return None
   frame = _CallFrame.from_address(frame_address)
   if frame.extension_start:
     extension = _ExtensionBase.from_address(frame.extension_start)
@@ -132,10 +174,17 @@ def _handle(frame_address: int) -> int | None:
           ctypes.sizeof(_ApiVersion), None, _FFI_API_MAJOR, _FFI_API_MINOR)
       metadata.traits = 0
       return None
+  if checking:
+    problem = _version_problem(frame)
+    if problem:
+      _probe_result['problem'] = problem
+      return None
   function = None
   try:
     args, rets = frame.args.pointers, frame.rets.pointers
     number = _Int32.from_address(_data_pointer(args[0])).value
+    if number == _PROBE:
+      return None
     reference, arg_specs, in_tree = _registry[number]
     function = reference()
     if function is None:
@@ -163,13 +212,54 @@ def _register() -> None:
     _registered = True
 
 
+def ffi_usable() -> bool:
+  """Whether calls go through the FFI handler: JAX computes on the CPU, the
+  probe found the structs XLA uses, and AGENTS_HOST_CALL does not say no."""
+  choice = os.environ.get('AGENTS_HOST_CALL', '').strip().lower()
+  if choice in ('io_callback', 'ffi'):
+    return choice == 'ffi'
+  if choice:
+    raise ValueError(f"AGENTS_HOST_CALL='{choice}': expected 'ffi', "
+                     "'io_callback' or unset.")
+  if jax.default_backend() != 'cpu':
+    return False
+  if 'usable' not in _probe_result:
+    _probe_result['usable'] = _probe()
+  return _probe_result['usable']
+
+
+def _probe() -> bool:
+  """Run one FFI call that only checks the layout; warn once on a mismatch."""
+  _probe_result.pop('problem', None)
+  try:
+    _register()   # XLA asks the handler for its metadata here.
+    probe = jax.jit(lambda: jax.ffi.ffi_call(
+        TARGET, jax.ShapeDtypeStruct((), jnp.int32), has_side_effect=True)(
+            jnp.int32(_PROBE)))
+    jax.block_until_ready(probe())
+    problem = _probe_result.get('problem')
+  except Exception as error:  # XLA refused the handler: same fallback.
+    first = str(error).splitlines()[0][:200] if str(error) else ''
+    problem = _probe_result.get('problem') or (
+        f'the probe call failed ({type(error).__name__}: {first})')
+  _probe_result['done'] = problem is None
+  if problem:
+    print(f'warning: agents.tools.host_call: {problem} (jaxlib '
+          f'{jax.__version__}); host envs are called through '
+          'jax.experimental.io_callback instead, which is slower. '
+          'Set AGENTS_HOST_CALL=io_callback to choose it and silence this.',
+          file=sys.stderr)
+  return problem is None
+
+
 class HostFunction:
   """`fn` made callable from traced code; see the module docstring.
 
   `fn(*args)` receives NumPy arrays (copies) and returns a pytree matching
   `result_shape_dtypes`. Outside of tracing, calling runs `fn` directly.
-  `use_ffi`: None picks the FFI handler where JAX's default backend is the
-  CPU and an ordered `io_callback` elsewhere; True or False forces one.
+  `use_ffi`: None picks the FFI handler where `ffi_usable()` (the CPU
+  backend, a matching struct layout, AGENTS_HOST_CALL unset or 'ffi') and an
+  ordered `io_callback` elsewhere; True or False forces one.
   """
 
   def __init__(self, fn: Callable[..., Any], result_shape_dtypes: Any,
@@ -199,7 +289,7 @@ class HostFunction:
           self._out_tree, [jnp.asarray(x) for x in flat])
     use_ffi = self._use_ffi
     if use_ffi is None:
-      use_ffi = jax.default_backend() == 'cpu'
+      use_ffi = ffi_usable()
     if not use_ffi:
       return jax.experimental.io_callback(
           self._io_callback, self._out_tree.unflatten(self._result_structs),

@@ -54,17 +54,14 @@ def test_gif_videos_and_their_stats_equal_the_summed_rewards(run_dir, tmp_path):
   frames = _count_frames(str(outdir / stats['videos'][0]))
   assert stats['lengths'][0] // 2 < frames <= stats['lengths'][0] + 1
   # Replay the episode by hand: the return is the sum of its rewards.
-  from agents.scripts import build
-  config, _, path = visualize.load_run(str(run_dir), None)
-  env = build.env_constructor(config)()
-  policy = visualize.Policy(config, path, env.observation_space, env.action_space)
-  observ, _ = env.reset(seed=config.eval_seed)
-  policy.begin_episode()
+  import agents
+  policy = agents.load_policy(str(run_dir))
+  env = policy.make_env()
+  observ, _ = env.reset(seed=policy.config.eval_seed)
   total, done = 0.0, False
   while not done:
-    next_observ, reward, terminated, truncated, _ = env.step(policy.act(observ))
-    policy.observe(next_observ, reward, terminated, truncated)
-    observ, total, done = next_observ, total + reward, terminated or truncated
+    observ, reward, terminated, truncated, _ = env.step(policy(observ))
+    total, done = total + reward, terminated or truncated
   assert stats['returns'][0] == pytest.approx(total, rel=1e-5)
 
 

@@ -1,6 +1,5 @@
 import functools
 
-import gymnasium as gym
 import numpy as np
 import pytest
 

@@ -70,3 +70,51 @@ def test_a_deleted_function_fails_its_compiled_calls_clearly():
   gc.collect()
   with pytest.raises(Exception, match='was deleted'):
     jax.block_until_ready(compiled(jnp.zeros(2)))
+
+
+def _lowered_text(function):
+  return jax.jit(function).lower(jnp.zeros(2)).as_text()
+
+
+def test_the_layout_probe_accepts_this_jaxlib():
+  from agents.tools import host_call
+  assert host_call.ffi_usable()
+  function = HostFunction(lambda x: x + 1, jax.ShapeDtypeStruct((2,), jnp.float32))
+  assert host_call.TARGET in _lowered_text(function)
+
+
+def test_agents_host_call_env_var_chooses_the_path(monkeypatch):
+  from agents.tools import host_call
+  function = HostFunction(lambda x: x + 1, jax.ShapeDtypeStruct((2,), jnp.float32))
+  monkeypatch.setenv('AGENTS_HOST_CALL', 'io_callback')
+  assert not host_call.ffi_usable()
+  assert host_call.TARGET not in _lowered_text(function)
+  np.testing.assert_allclose(jax.jit(function)(jnp.zeros(2)), [1, 1])
+  monkeypatch.setenv('AGENTS_HOST_CALL', 'ffi')
+  assert host_call.ffi_usable()
+  monkeypatch.setenv('AGENTS_HOST_CALL', 'fast')
+  with pytest.raises(ValueError, match="expected 'ffi', 'io_callback' or unset"):
+    host_call.ffi_usable()
+
+
+def test_a_struct_layout_mismatch_falls_back_to_io_callback_with_one_warning():
+  """A fresh process whose expected call-frame size differs from XLA's."""
+  import subprocess
+  import sys
+  program = '''
+import jax, jax.numpy as jnp, numpy as np
+from agents.tools import host_call
+host_call._EXPECTED['frame_size'] += 8
+function = host_call.HostFunction(lambda x: x * 3, jax.ShapeDtypeStruct((2,), jnp.float32))
+run = jax.jit(lambda x: jax.lax.scan(lambda c, _: (c, function(c)), x, None, length=3)[1])
+print(np.asarray(run(jnp.ones(2))).tolist())
+print(host_call.TARGET in jax.jit(function).lower(jnp.zeros(2)).as_text())
+'''
+  result = subprocess.run([sys.executable, '-c', program], capture_output=True,
+                          text=True, timeout=120)
+  assert result.returncode == 0, result.stderr
+  assert result.stdout.split() == ['[[3.0,', '3.0],', '[3.0,', '3.0],', '[3.0,', '3.0]]',
+                                   'False']
+  warnings = [l for l in result.stderr.splitlines() if 'agents.tools.host_call' in l]
+  assert len(warnings) == 1
+  assert "XLA's FFI call frame has" in warnings[0] and 'io_callback' in warnings[0]
