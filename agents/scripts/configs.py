@@ -38,33 +38,33 @@ def default() -> AttrDict:
       log_every=16_384,            # Training steps between metric writes.
       checkpoint_every=32_768,     # Training steps between checkpoints.
       # Network.
-      network='feed_forward_gaussian',
-      policy_layers=[64, 64],
-      value_layers=[64, 64],
+      network='feed_forward_gaussian',  # See scripts/networks.py NETWORKS.
+      policy_layers=[64, 64],      # Hidden layer sizes of the policy (tanh).
+      value_layers=[64, 64],       # Hidden layer sizes of the separate value network.
       init_std=1.0,                # Initial std of the Gaussian policy (actions in [-1, 1]).
       state_size=64,               # GRU size of recurrent networks.
       # PPO.
       update_every=128,            # Steps per agent in a rollout before each update.
       update_epochs=10,            # Passes over each rollout.
       num_minibatches=32,          # Minibatches per pass.
-      learning_rate=1e-3,
+      learning_rate=1e-3,          # Adam's step size (policy; value too unless set below).
       value_learning_rate=None,    # Value network's rate; None: learning_rate.
       anneal_learning_rate=False,  # Decay linearly to 0 at `steps` (a resume that extends
                                    # `steps` stretches the rest of the decay, no jump).
       max_grad_norm=0.5,           # Clip of each network's gradient norm; 0: off.
-      discount=0.99,
+      discount=0.99,               # Reward discount per step, in (0, 1].
       lambda_=0.95,                # GAE lambda.
       objective='clip',            # clip (clipped surrogate) or kl_penalty (BatchPPO).
-      clip_epsilon=0.2,
+      clip_epsilon=0.2,            # clip: the probability ratio is clipped to 1 +- epsilon.
       kl_target=1e-2,              # kl_penalty: target KL per update.
       kl_cutoff_factor=2.0,        # kl_penalty: KL beyond factor x target is punished hard.
-      kl_cutoff_coef=1000.0,
-      kl_init_coef=1.0,
+      kl_cutoff_coef=1000.0,       # kl_penalty: weight of the squared excess beyond the cutoff.
+      kl_init_coef=1.0,            # kl_penalty: initial coefficient of the KL penalty.
       kl_min_coef=1e-3,            # kl_penalty: floor of the adaptive coefficient.
-      value_coef=0.5,
-      entropy_coef=0.0,
-      normalize_observ=True,
-      normalize_reward=True,
+      value_coef=0.5,              # Weight of the value loss in the total loss.
+      entropy_coef=0.0,            # Weight of the entropy bonus.
+      normalize_observ=True,       # Streaming mean/std normalization of observations.
+      normalize_reward=True,       # Scale rewards by their running std.
       observ_clip=5.0,             # Normalized observations are clipped to +-observ_clip.
       reward_clip=None,            # Clip of scaled rewards; None: no clip.
   )

@@ -1,0 +1,37 @@
+import pathlib
+import re
+
+import pytest
+
+import agents
+from agents.scripts import config_checks, configs
+
+PACKAGE = pathlib.Path(agents.__file__).parent
+
+
+def test_every_config_key_a_module_reads_is_declared_in_default():
+  declared = set(configs.default())
+  methods = {'unlocked', 'copy', 'to_yaml', 'to_dict', 'get', 'update', 'items',
+             'keys', 'values',
+             'yaml'}  # The file name config.yaml in messages.
+  read = {}
+  for path in PACKAGE.rglob('*.py'):
+    for key in re.findall(r'\bconfig\.([a-z_]+)\b', path.read_text()):
+      read.setdefault(key, path.name)
+  undeclared = {k: f for k, f in read.items() if k not in declared | methods}
+  assert not undeclared, f'read but not declared in default(): {undeclared}'
+  assert 'config.get(' not in ''.join(
+      p.read_text() for p in PACKAGE.rglob('*.py')), 'read keys as attributes'
+
+
+def test_every_default_key_has_a_comment():
+  source = (PACKAGE / 'scripts' / 'configs.py').read_text()
+  body = source[source.index('def default()'):source.index('def pendulum()')]
+  for line in body.splitlines():
+    if re.match(r'\s+[a-z_]+=', line):
+      assert '#' in line, f'no comment: {line.strip()}'
+
+
+@pytest.mark.parametrize('name', sorted(configs.CONFIGS))
+def test_every_named_config_passes_validation(name):
+  config_checks.validate(configs.get(name))
