@@ -212,7 +212,7 @@ def _require_name(config: AttrDict, key: str, known: Sequence[str]) -> None:
 def check_resume(saved: AttrDict, config: AttrDict) -> None:
   """A resumed run may change budgets and rates, not the shapes of its state."""
   changed = [key for key in FROZEN_ON_RESUME
-             if key in saved and saved[key] != config.get(key)]
+             if key in saved and saved[key] != config[key]]
   if changed:
     details = ', '.join(f'{key} {saved[key]!r} -> {config[key]!r}' for key in changed)
     raise ConfigError(
