@@ -1,6 +1,9 @@
 """Training speed and time to solve Pendulum (eval mean >= -200), per config.
 
     python bench/train_speed.py [--configs pendulum pendulum_jax] [--seeds 0 1 2]
+    python bench/train_speed.py --configs cheetah --set steps=131072 \
+        --variant worker:env_backend=gymnasium,env_processes=true \
+        --variant envpool:env_backend=envpool        # backends side by side
 
 Each run is `python -m agents.scripts.train` in its own process. Reported per
 run: training env-steps/s (updates included; eval and JAX compile time
@@ -25,20 +28,22 @@ import tempfile
 import time
 
 
-def run(config: str, seed: int, logdir: str, extra: list[str]) -> dict:
+def run(config: str, seed: int, logdir: str, extra: list[str],
+        label: str = '') -> dict:
   start = time.time()
+  timestamp = f'{label}seed{seed}'
   subprocess.run([sys.executable, '-m', 'agents.scripts.train', '--logdir', logdir,
-                  '--config', config, '--timestamp', f'seed{seed}', '--seed', str(seed),
+                  '--config', config, '--timestamp', timestamp, '--seed', str(seed),
                   '--quiet', *extra], check=True, stdout=subprocess.DEVNULL)
   wall = time.time() - start
-  with open(os.path.join(logdir, f'seed{seed}-{config}', 'metrics.jsonl')) as stream:
+  with open(os.path.join(logdir, f'{timestamp}-{config}', 'metrics.jsonl')) as stream:
     reports = [json.loads(line) for line in stream]
   evals = [r for r in reports if r['phase'] == 'eval']
   train = [r for r in reports if r['phase'] == 'train']
   solved = next((r for r in evals if r['mean_score'] >= -200), None)
   first_train, last_train = train[0], train[-1]
   return {
-      'config': config, 'seed': seed,
+      'config': f'{config}[{label}]' if label else config, 'seed': seed,
       'steps_per_s': last_train['step'] / last_train['train_time'],
       # A check on the compile accounting: the rate without the first report
       # interval, which holds the one-time compile.
@@ -57,24 +62,34 @@ def main() -> None:
   parser.add_argument('--configs', nargs='+', default=['pendulum', 'pendulum_jax'])
   parser.add_argument('--seeds', nargs='+', type=int, default=[0])
   parser.add_argument('--set', dest='overrides', action='append', default=[])
+  parser.add_argument('--variant', action='append', default=[],
+                      metavar='LABEL:KEY=V,KEY=V',
+                      help='Run each config once per variant, with these overrides.')
   args = parser.parse_args()
   extra = [item for override in args.overrides for item in ('--set', override)]
+  variants = [(label, [item for pair in sets.split(',') if pair
+                       for item in ('--set', pair)])
+              for label, _, sets in (v.partition(':') for v in args.variant)]
+  variants = variants or [('', [])]
   results = []
+  names = []
   with tempfile.TemporaryDirectory() as logdir:
     for config in args.configs:
-      for seed in args.seeds:
-        result = run(config, seed, logdir, extra)
-        results.append(result)
-        print(f"{config:14s} seed {seed}: {result['steps_per_s']:8,.0f} env-steps/s "
-              f"({result['steady_steps_per_s']:,.0f} after the first report; "
-              f"compile {result['compile_s']:.1f} s), "
-              f"-200 after {result['train_s_to_m200'] or float('nan'):.1f} s train / "
-              f"{result['wall_s_to_m200'] or float('nan'):.1f} s wall "
-              f"({result['steps_to_m200']} steps); final eval "
-              f"{result['final_eval']:.1f}; whole run {result['process_wall_s']:.1f} s",
-              flush=True)
+      for label, sets in variants:
+        for seed in args.seeds:
+          result = run(config, seed, logdir, extra + sets, label)
+          results.append(result)
+          names.append(result['config'])
+          print(f"{result['config']:14s} seed {seed}: {result['steps_per_s']:8,.0f} "
+                f"env-steps/s ({result['steady_steps_per_s']:,.0f} after the first "
+                f"report; compile {result['compile_s']:.1f} s), -200 after "
+                f"{result['train_s_to_m200'] or float('nan'):.1f} s train / "
+                f"{result['wall_s_to_m200'] or float('nan'):.1f} s wall "
+                f"({result['steps_to_m200']} steps); final eval "
+                f"{result['final_eval']:.1f}; whole run {result['process_wall_s']:.1f} s",
+                flush=True)
   summary = {}
-  for config in args.configs:
+  for config in dict.fromkeys(names):
     mine = [r for r in results if r['config'] == config]
     for key in ('steps_per_s', 'steady_steps_per_s', 'compile_s', 'train_s_to_m200', 'wall_s_to_m200', 'final_eval',
                 'process_wall_s'):

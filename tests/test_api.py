@@ -99,7 +99,7 @@ def test_train_checks_its_overrides_as_the_command_line_does(tmp_path):
 
 def test_a_recurrent_policy_keeps_its_state_until_reset(tmp_path):
   run = agents.train('pendulum_recurrent', logdir=str(tmp_path), timestamp='gru',
-                     env_backend='gymnax', state_size=8, **TINY)
+                     env_backend='gymnax', state_size=8, chunk_length=8, **TINY)
   policy = agents.load_policy(run.run_dir)
   observ = np.array([1.0, 0.0, 0.5], np.float32)
   first, second = policy(observ), policy(observ)

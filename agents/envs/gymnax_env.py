@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Sequence
 
 import flax.struct
@@ -29,6 +30,9 @@ class GymnaxEnv:
   reports them apart; for older versions a done at the time limit counts as a
   truncation).
 
+  max_length: cap on episode length (gymnax's max_steps_in_episode).
+  observ_keep: indices of the observation entries agents see (e.g. [0, 1]:
+    Pendulum without its angular velocity); None: all.
   seeds: when given, each agent's first episode after `init` starts from
     `PRNGKey(seed)`, so evaluations replay the same episodes.
   stagger: the first episode of each agent is cut after a random fraction of
@@ -37,7 +41,9 @@ class GymnaxEnv:
   """
 
   def __init__(self, name: str, num_agents: int, seeds: Sequence[int] | None = None,
-               stagger: bool = False, env_params: Any = None) -> None:
+               stagger: bool = False, env_params: Any = None,
+               max_length: int | None = None,
+               observ_keep: Sequence[int] | None = None) -> None:
     import gymnax
     try:
       self._env, default_params = gymnax.make(name)
@@ -47,9 +53,15 @@ class GymnaxEnv:
           f"{', '.join(gymnax.registered_envs)}.") from error
     self.name = name
     self._params = env_params or default_params
+    if max_length:  # A shorter time limit, as LimitDuration gives host envs.
+      self._params = self._params.replace(max_steps_in_episode=int(max_length))
     self.num_agents = num_agents
     self.spec = EnvSpec.from_spaces(self._env.observation_space(self._params),
                                     self._env.action_space(self._params))
+    self._keep = None
+    if observ_keep is not None:
+      self._keep = jnp.asarray(list(observ_keep), jnp.int32)
+      self.spec = dataclasses.replace(self.spec, observ_shape=(len(observ_keep),))
     if seeds is not None and len(seeds) != num_agents:
       raise ValueError(f'Got {len(seeds)} seeds for {num_agents} agents.')
     self._seeds = None if seeds is None else jnp.asarray(seeds, jnp.uint32)
@@ -84,7 +96,7 @@ class GymnaxEnv:
       env_state = env_state.replace(time=jnp.where(first, start, env_state.time))
     new_inner = GymnaxInner(env_state, inner.episodes + 1, inner.first_keys)
     return in_graph_env.after_reset(
-        state, mask, observ.astype(jnp.float32), new_inner)
+        state, mask, self._observ(observ), new_inner)
 
   def step(self, state: EnvState, action: jax.Array, key: jax.Array) -> EnvState:
     keys = jax.random.split(key, self.num_agents)
@@ -105,7 +117,13 @@ class GymnaxEnv:
       terminated, truncated = done.astype(bool), jnp.zeros_like(done, bool)
     done = terminated | truncated
     return state.replace(
-        observ=observ.astype(jnp.float32), action=action,
+        observ=self._observ(observ), action=action,
         reward=reward.reshape(self.num_agents).astype(jnp.float32),
         terminated=terminated, truncated=truncated, done=done,
         inner=state.inner.replace(env_state=env_state))
+
+  def _observ(self, observ: jax.Array) -> jax.Array:
+    """float32 observations, only the kept entries where `observ_keep` is set."""
+    if self._keep is not None:
+      observ = observ[..., self._keep]
+    return observ.astype(jnp.float32)

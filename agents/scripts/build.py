@@ -4,32 +4,48 @@ from __future__ import annotations
 
 import functools
 import importlib
+import sys
 from typing import Any, Callable
 
 import gymnasium as gym
 
 from agents.scripts.configs import ConfigError
-from agents.tools import backends, wrappers
+from agents.tools import backends, mujoco_noise, wrappers
 from agents.tools.attr_dict import AttrDict
 from agents.tools.in_graph_batch_env import InGraphBatchEnv
 
-ENV_BACKENDS = ('gymnasium', 'gymnax')
+ENV_BACKENDS = ('gymnasium', 'gymnax', 'envpool')
 
 
 def env_constructor(config: AttrDict, render: bool = False,
                     stagger: bool = False) -> Callable[[], gym.Env]:
   """A picklable function that builds one host env of the config."""
   return functools.partial(_make_gym_env, config.env, config.max_length,
-                           render, stagger)
+                           render, stagger, config.observ_keep)
 
 
 def _make_gym_env(env_id: str, max_length: int | None, render: bool,
-                  stagger: bool) -> gym.Env:
+                  stagger: bool, observ_keep: list[int] | None = None) -> gym.Env:
+  kwargs: dict[str, Any] = {'render_mode': 'rgb_array' if render else None}
+  if _is_mujoco(env_id):
+    try:
+      mujoco_noise.install_warning_handler()
+    except ImportError:
+      raise ConfigError(f"'{env_id}' needs MuJoCo: pip install -e '.[mujoco]'") from None
+    if render:
+      # The locomotion models have a camera 'track' that follows the body;
+      # MuJoCo ignores the name where a model has none (the default view).
+      kwargs['camera_name'] = 'track'
   try:
-    env = gym.make(env_id, render_mode='rgb_array' if render else None)
+    env = gym.make(env_id, **kwargs)
   except gym.error.Error as error:
     raise ConfigError(f"Cannot make the Gymnasium env '{env_id}': {error}") from error
   env = _box_observations(env, env_id)
+  if observ_keep is not None:
+    try:
+      env = wrappers.SelectObservation(env, observ_keep)
+    except ValueError as error:
+      raise ConfigError(f'observ_keep: {error}') from None
   if max_length:
     env = wrappers.LimitDuration(env, max_length)
   if stagger:
@@ -37,6 +53,15 @@ def _make_gym_env(env_id: str, max_length: int | None, render: bool,
     if duration:
       env = wrappers.StaggerStart(env, duration)
   return wrappers.ConvertTo32Bit(env)
+
+
+def _is_mujoco(env_id: str) -> bool:
+  """Whether Gymnasium builds this id with MuJoCo (its `mujoco` extra)."""
+  try:
+    entry_point = gym.spec(env_id.split(':')[-1]).entry_point
+  except gym.error.Error:
+    return False
+  return 'mujoco' in str(entry_point)
 
 
 def _box_observations(env: gym.Env, env_id: str) -> gym.Env:
@@ -68,10 +93,40 @@ def train_env(config: AttrDict) -> Any:
   _check_backend(config)
   if config.env_backend == 'gymnax':
     return gymnax_env(config, config.num_agents, stagger=config.stagger)
+  if config.env_backend == 'envpool':
+    if config.observ_keep is not None:
+      raise ConfigError('observ_keep is not supported with env_backend=envpool; '
+                        'use env_backend=gymnasium.')
+    pool = envpool_batch_env(config)
+    if pool is not None:
+      return InGraphBatchEnv(pool)
   backend = config.process_backend if config.env_processes else 'inprocess'
   batch_env = backends.make_batch_env(
       env_constructor(config, stagger=config.stagger), config.num_agents, backend)
   return InGraphBatchEnv(batch_env)
+
+
+_fallback_said: set = set()
+
+
+def envpool_batch_env(config: AttrDict) -> Any:
+  """The training batch in EnvPool, or None (said once) where it is not installed."""
+  from agents.envs import envpool_env
+  if not envpool_env.available():
+    if config.env not in _fallback_said:
+      _fallback_said.add(config.env)
+      where = 'worker processes' if config.env_processes else 'this process'
+      print(f"note: env_backend=envpool but EnvPool is not installed "
+            f"({envpool_env.INSTALL}); stepping {config.env} with Gymnasium in "
+            f'{where} instead (slower).', file=sys.stderr)
+    return None
+  if not envpool_env.supports(config.env):
+    raise ConfigError(f"EnvPool has no task '{config.env}'; use "
+                      '--set env_backend=gymnasium for it.')
+  return envpool_env.EnvPoolBatchEnv(
+      config.env, config.num_agents, seed=config.seed,
+      max_length=config.max_length, stagger=config.stagger,
+      num_threads=config.env_threads)
 
 
 def eval_env(config: AttrDict, num_agents: int | None = None,
@@ -91,7 +146,8 @@ def gymnax_env(config: AttrDict, num_agents: int, **kwargs: Any) -> Any:
   """The config's gymnax env as an in-graph batch env of `num_agents`."""
   from agents.envs.gymnax_env import GymnaxEnv
   try:
-    return GymnaxEnv(config.env, num_agents, **kwargs)
+    return GymnaxEnv(config.env, num_agents, max_length=config.max_length,
+                     observ_keep=config.observ_keep, **kwargs)
   except ValueError as error:
     raise ConfigError(str(error)) from None
 

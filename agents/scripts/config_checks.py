@@ -24,6 +24,7 @@ OPTIONAL_TYPES = {
     'eval_steps': int,
     'value_learning_rate': float,
     'reward_clip': float,
+    'observ_keep': list,
 }
 
 # Keys that decide the shapes of the parameters and normalizers: a resumed run
@@ -34,7 +35,7 @@ FROZEN_ON_RESUME = ('env', 'env_backend', 'network', 'policy_layers',
 _POSITIVE_INTS = ('num_agents', 'steps', 'eval_every', 'eval_agents',
                   'report_every', 'log_every', 'checkpoint_every',
                   'update_every', 'update_epochs', 'num_minibatches',
-                  'state_size')
+                  'state_size', 'chunk_length')
 _OPTIONAL_POSITIVE_INTS = ('max_length', 'eval_steps')
 _POSITIVE_FLOATS = ('learning_rate', 'clip_epsilon', 'init_std', 'kl_target',
                     'kl_init_coef', 'observ_clip')
@@ -128,6 +129,7 @@ def validate(config: AttrDict) -> None:
   from agents.tools.backends import BACKENDS
   _require_int(config, 'seed', minimum=0)
   _require_int(config, 'eval_seed', minimum=0)
+  _require_int(config, 'env_threads', minimum=0)
   for key in _POSITIVE_INTS:
     _require_int(config, key, minimum=1)
   for key in _OPTIONAL_POSITIVE_INTS:
@@ -153,6 +155,11 @@ def validate(config: AttrDict) -> None:
         isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in layers):
       raise ConfigError(f'{key} must be a list of positive layer sizes such as '
                         f'[64, 64], got {layers!r}.')
+  keep = config.observ_keep
+  if keep is not None and (not isinstance(keep, list) or not keep or not all(
+      isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in keep)):
+    raise ConfigError(f'observ_keep must be a list of observation indices such as '
+                      f'[0, 1], or null, got {keep!r}.')
   for key in ('stagger', 'env_processes', 'anneal_learning_rate',
               'normalize_observ', 'normalize_reward'):
     if not isinstance(config[key], bool):
@@ -164,10 +171,15 @@ def _check_minibatches(config: AttrDict) -> None:
   """Feed-forward networks split the rollout's steps, recurrent ones its agents."""
   num = config.num_minibatches
   if config.network.startswith('recurrent'):
-    if config.num_agents % num:
+    if config.update_every % config.chunk_length:
+      raise ConfigError(f'chunk_length ({config.chunk_length}) must divide '
+                        f'update_every ({config.update_every}).')
+    chunks = config.num_agents * (config.update_every // config.chunk_length)
+    if chunks % num:
       raise ConfigError(
-          f'num_minibatches ({num}) must divide num_agents ({config.num_agents}): '
-          'recurrent networks train on whole sequences, split by agent.')
+          f'num_minibatches ({num}) must divide the {chunks} chunks of a rollout '
+          f'(num_agents x update_every / chunk_length): recurrent networks train '
+          'on chunks of sequences.')
     return
   size = config.num_agents * config.update_every
   if size % num:

@@ -22,11 +22,15 @@ def default() -> AttrDict:
       seed=0,                      # Seeds parameters, envs and sampling.
       # Task.
       env='Pendulum-v1',           # Gymnasium id, or gymnax id with env_backend=gymnax.
-      env_backend='gymnasium',     # gymnasium (host envs) or gymnax (in-graph).
+      env_backend='gymnasium',     # gymnasium (host envs), envpool (C++ threads; the
+                                   # `envpool` extra) or gymnax (in-graph).
       max_length=None,             # Cap on episode length; None: the env's own.
+      observ_keep=None,            # Indices of the observation entries agents see
+                                   # (partial observability); None: all.
       num_agents=32,               # Envs stepped as one training batch.
       env_processes=False,         # Step the training envs in worker processes.
       process_backend='worker',    # worker (several envs per process) or process.
+      env_threads=0,               # envpool: threads stepping the batch; 0: EnvPool's choice.
       stagger=True,                # Cut each agent's first episode at a random length.
       # Training and evaluation schedule (env-steps, summed over the batch).
       steps=200_000,               # Training budget.
@@ -43,6 +47,8 @@ def default() -> AttrDict:
       value_layers=[64, 64],       # Hidden layer sizes of the separate value network.
       init_std=1.0,                # Initial std of the Gaussian policy (actions in [-1, 1]).
       state_size=64,               # GRU size of recurrent networks.
+      chunk_length=32,             # Recurrent networks train on chunks of this many steps
+                                   # (divides update_every), from the stored states.
       # PPO.
       update_every=128,            # Steps per agent in a rollout before each update.
       update_epochs=10,            # Passes over each rollout.
@@ -107,7 +113,24 @@ def pendulum_recurrent() -> AttrDict:
   with config.unlocked:
     config.network = 'recurrent_gaussian'
     config.policy_layers = [64]
-    config.num_minibatches = 4
+  return config
+
+
+def pendulum_partial() -> AttrDict:
+  """Pendulum-v1 without its angular velocity (partially observed), feed-forward."""
+  config = pendulum()
+  with config.unlocked:
+    config.observ_keep = [0, 1]   # cos and sin of the angle; the velocity is hidden.
+    config.steps = 262_144
+  return config
+
+
+def pendulum_partial_recurrent() -> AttrDict:
+  """Pendulum-v1 without its angular velocity, with a GRU policy (it infers it)."""
+  config = pendulum_partial()
+  with config.unlocked:
+    config.network = 'recurrent_gaussian'
+    config.policy_layers = [64]
   return config
 
 
@@ -138,11 +161,12 @@ def cartpole_jax() -> AttrDict:
   return config
 
 
-def half_cheetah() -> AttrDict:
-  """HalfCheetah-v5 (MuJoCo, needs the `mujoco` extra) with PPO."""
+def locomotion() -> AttrDict:
+  """The base of the MuJoCo locomotion configs (not a task of its own)."""
   config = default()
   with config.unlocked:
-    config.env = 'HalfCheetah-v5'
+    config.env_backend = 'envpool'   # Falls back to Gymnasium workers, saying so.
+    config.env_processes = True      # For that fallback.
     config.num_agents = 16
     config.steps = 1_000_000
     config.eval_every = 100_000
@@ -151,7 +175,56 @@ def half_cheetah() -> AttrDict:
     config.update_every = 256
     config.init_std = 0.6
     config.stagger = False
-    config.env_processes = True
+  return config
+
+
+def reacher() -> AttrDict:
+  """Reacher-v5 (MuJoCo) with PPO."""
+  config = locomotion()
+  with config.unlocked:
+    config.env = 'Reacher-v5'
+  return config
+
+
+def cheetah() -> AttrDict:
+  """HalfCheetah-v5 (MuJoCo) with PPO."""
+  config = locomotion()
+  with config.unlocked:
+    config.env = 'HalfCheetah-v5'
+  return config
+
+
+def hopper() -> AttrDict:
+  """Hopper-v5 (MuJoCo; episodes end by falling) with PPO."""
+  config = locomotion()
+  with config.unlocked:
+    config.env = 'Hopper-v5'
+  return config
+
+
+def walker() -> AttrDict:
+  """Walker2d-v5 (MuJoCo; episodes end by falling) with PPO."""
+  config = locomotion()
+  with config.unlocked:
+    config.env = 'Walker2d-v5'
+  return config
+
+
+def ant() -> AttrDict:
+  """Ant-v5 (MuJoCo; episodes end by falling) with PPO."""
+  config = locomotion()
+  with config.unlocked:
+    config.env = 'Ant-v5'
+  return config
+
+
+def humanoid() -> AttrDict:
+  """Humanoid-v5 (MuJoCo; episodes end by falling) with PPO, 3M steps."""
+  config = locomotion()
+  with config.unlocked:
+    config.env = 'Humanoid-v5'
+    config.steps = 3_000_000
+    config.eval_every = 250_000
   return config
 
 
@@ -161,14 +234,25 @@ CONFIGS: dict[str, Callable[[], AttrDict]] = {
     'pendulum_jax': pendulum_jax,
     'pendulum_kl': pendulum_kl,
     'pendulum_recurrent': pendulum_recurrent,
+    'pendulum_partial': pendulum_partial,
+    'pendulum_partial_recurrent': pendulum_partial_recurrent,
     'cartpole': cartpole,
     'cartpole_jax': cartpole_jax,
-    'half_cheetah': half_cheetah,
+    'reacher': reacher,
+    'cheetah': cheetah,
+    'walker': walker,
+    'hopper': hopper,
+    'ant': ant,
+    'humanoid': humanoid,
 }
+
+# Other names that users of earlier versions know; `--list` shows each task once.
+ALIASES = {'half_cheetah': 'cheetah'}
 
 
 def get(name: str) -> AttrDict:
   """The config called `name`, or a ValueError listing the known ones."""
+  name = ALIASES.get(name, name)
   if name not in CONFIGS:
     raise ConfigError(f"Unknown config '{name}'. Known: {', '.join(CONFIGS)} "
                      '(see --list).')

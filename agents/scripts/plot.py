@@ -21,7 +21,7 @@ import yaml
 def find_runs(logdir: str) -> list[str]:
   """Every directory below `logdir` (itself included) with a metrics.jsonl."""
   runs = []
-  for root, _, files in os.walk(logdir):
+  for root, _, files in os.walk(logdir, followlinks=True):
     if 'metrics.jsonl' in files:
       runs.append(root)
   return sorted(runs)

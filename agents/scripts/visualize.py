@@ -37,7 +37,9 @@ class VisualizeError(Exception):
 
 
 def render_episodes(config: AttrDict, checkpoint_path: str, num_episodes: int,
-                    outdir: str, video_format: str, fps: int) -> dict:
+                    outdir: str, video_format: str, fps: int,
+                    max_frames: int | None = None, every: int = 1,
+                    downsample: int = 1) -> dict:
   """Run and record `num_episodes` deterministic episodes; returns the stats."""
   import imageio
   from agents.policy import Policy
@@ -56,13 +58,14 @@ def render_episodes(config: AttrDict, checkpoint_path: str, num_episodes: int,
     for episode in range(num_episodes):
       observ, _ = env.reset(seed=config.eval_seed + episode)
       policy.reset()
-      frames = [_render(env)]
+      frames = [_render(env)[::downsample, ::downsample]]
       total, length, done = 0.0, 0, False
       while not done:
         observ, reward, terminated, truncated, _ = env.step(policy(observ))
-        frames.append(_render(env))
-        total += float(reward)
         length += 1
+        if length % every == 0 and (max_frames is None or len(frames) < max_frames):
+          frames.append(_render(env)[::downsample, ::downsample])
+        total += float(reward)
         done = terminated or truncated
       path = os.path.join(outdir, f'episode-{episode:03d}.{video_format}')
       if video_format == 'gif':
@@ -105,12 +108,20 @@ def main(argv: Sequence[str] | None = None) -> int:
   parser.add_argument('--num_episodes', type=int, default=5)
   parser.add_argument('--format', choices=('mp4', 'gif'), default='mp4')
   parser.add_argument('--fps', type=int, default=30)
+  parser.add_argument('--max_frames', type=int, default=None,
+                      help='Frames per video at most (the episode still runs to '
+                           'its end, so the returns match evaluation).')
+  parser.add_argument('--every', type=int, default=1,
+                      help='Keep every k-th frame (a shorter, faster video).')
+  parser.add_argument('--downsample', type=int, default=1,
+                      help='Keep every k-th pixel row and column (smaller files).')
   args = parser.parse_args(argv)
   from agents.policy import PolicyLoadError, read_run
   try:
     config, name, checkpoint_path = read_run(args.logdir, args.checkpoint)
     stats = render_episodes(config, checkpoint_path, args.num_episodes,
-                            args.outdir, args.format, args.fps)
+                            args.outdir, args.format, args.fps, args.max_frames,
+                            args.every, args.downsample)
   except (VisualizeError, ConfigError, PolicyLoadError) as error:
     print(f'error: {error}', file=sys.stderr)
     return 2

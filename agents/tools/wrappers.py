@@ -272,3 +272,28 @@ class StaggerStart(gym.Wrapper):
     if self._limit is not None and self._steps >= self._limit:
       truncated = True
     return observ, reward, terminated, truncated, info
+
+
+class SelectObservation(gym.ObservationWrapper):
+  """Keeps the entries `indices` of a flat Box observation (hides the rest).
+
+  Makes a task partially observed, e.g. Pendulum without its angular velocity
+  (`indices=[0, 1]`), as recurrent-policy benchmarks do.
+  """
+
+  def __init__(self, env: gym.Env, indices: Sequence[int]) -> None:
+    super().__init__(env)
+    space = env.observation_space
+    if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
+      raise ValueError(f'SelectObservation needs a flat Box, got {space}.')
+    self._indices = np.asarray(list(indices), np.int64)
+    if self._indices.size == 0 or self._indices.min() < 0 or (
+        self._indices.max() >= space.shape[0]):
+      raise ValueError(f'Observation indices {list(indices)} are out of range for '
+                       f'{space.shape[0]} entries.')
+    self.observation_space = gym.spaces.Box(
+        space.low[self._indices], space.high[self._indices],
+        (len(self._indices),), space.dtype)
+
+  def observation(self, observ: Any) -> Any:
+    return np.asarray(observ)[self._indices]

@@ -12,7 +12,7 @@ def _tiny(name, **overrides):
   with config.unlocked:
     config.update(num_agents=4, update_every=16, num_minibatches=4,
                   update_epochs=2, policy_layers=[16], value_layers=[16],
-                  state_size=8, eval_agents=2, env_backend='gymnax')
+                  state_size=8, chunk_length=8, eval_agents=2, env_backend='gymnax')
     config.update(overrides)
   return config
 
@@ -155,3 +155,25 @@ def test_a_non_finite_update_is_not_applied_and_is_diagnosed():
   assert 'the gradients' in algorithm.diagnose(loop.learner)
   # The failed update was not applied: the parameters are the last finite ones.
   _leaves_equal(loop.learner.params, initial.params)
+
+
+def test_chunks_hold_consecutive_steps_of_one_agent_and_start_from_recorded_states():
+  from agents.algorithms.ppo.ppo import Batch, chunk
+  steps, batch, size = 8, 3, 2
+  index = np.arange(steps * batch, dtype=np.float32).reshape(steps, batch)
+  zeros = np.zeros((steps, batch), np.float32)
+  data = Batch(observ=index[..., None], first=zeros > 0, action=index[..., None],
+               log_prob=index, policy=index, advantage=index, returns=zeros,
+               start_state=np.zeros((batch, size), np.float32),
+               net_state=np.stack([index, -index], -1))
+  sequences, start_state = chunk(data, 4)
+  assert sequences.advantage.shape == (4, 2 * batch)
+  for i in range(2):
+    for b in range(batch):
+      column = i * batch + b
+      np.testing.assert_array_equal(sequences.advantage[:, column],
+                                    index[4 * i:4 * i + 4, b])
+      np.testing.assert_array_equal(start_state[column],
+                                    [index[4 * i, b], -index[4 * i, b]])
+  singles, _ = chunk(data, 1)   # Feed-forward: every step on its own.
+  assert singles.advantage.shape == (1, steps * batch)

@@ -16,7 +16,7 @@ def test_every_config_key_a_module_reads_is_declared_in_default():
              'yaml'}  # The file name config.yaml in messages.
   read = {}
   for path in PACKAGE.rglob('*.py'):
-    for key in re.findall(r'\bconfig\.([a-z_]+)\b', path.read_text()):
+    for key in re.findall(r'(?<![\w.])config\.([a-z_]+)\b', path.read_text()):
       read.setdefault(key, path.name)
   undeclared = {k: f for k, f in read.items() if k not in declared | methods}
   assert not undeclared, f'read but not declared in default(): {undeclared}'

@@ -128,3 +128,15 @@ def test_stagger_start_cuts_only_the_first_episode():
     env.reset()
     assert not any(env.step(np.zeros(1))[3] for _ in range(60))
   assert len(lengths) > 3 and max(lengths) <= 50
+
+
+def test_select_observation_hides_entries_and_names_bad_indices():
+  import gymnasium as gym
+  from agents.tools.wrappers import SelectObservation
+  env = SelectObservation(gym.make('Pendulum-v1'), [0, 1])
+  observ, _ = env.reset(seed=0)
+  assert observ.shape == (2,) and env.observation_space.shape == (2,)
+  full, _ = gym.make('Pendulum-v1').reset(seed=0)
+  np.testing.assert_array_equal(observ, full[:2])
+  with pytest.raises(ValueError, match=r'indices \[3\] are out of range for 3'):
+    SelectObservation(gym.make('Pendulum-v1'), [3])

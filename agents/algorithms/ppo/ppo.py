@@ -69,6 +69,8 @@ class Rollout:
   truncated: jax.Array
   next_observ: jax.Array
   first: jax.Array          # The step starts an episode.
+  net_state: jax.Array      # [time, batch, state_size]: the recurrent state the
+                            # step's choice started from (chunks start there).
 
 
 @flax.struct.dataclass
@@ -93,6 +95,7 @@ class Batch:
   advantage: jax.Array
   returns: jax.Array
   start_state: jax.Array
+  net_state: jax.Array      # [time, batch, state_size], as collected.
 
 
 @flax.struct.dataclass
@@ -101,7 +104,6 @@ class PPOState:
   rollout: Rollout
   index: jax.Array          # Steps stored in the current rollout.
   net_state: jax.Array      # [batch, state_size], recurrent state now.
-  start_state: jax.Array    # [batch, state_size], at the rollout's start.
   first: jax.Array          # [batch], the next step starts an episode.
   last: Choice              # What perform chose on this step.
   spec: EnvSpec = flax.struct.field(pytree_node=False, default=None)
@@ -114,6 +116,9 @@ class PPO(Algorithm):
     if config.objective not in OBJECTIVES:
       raise ValueError(f"Unknown objective '{config.objective}'. Known: "
                        f"{', '.join(OBJECTIVES)}.")
+    if network.recurrent and config.update_every % config.chunk_length:
+      raise ValueError(f'chunk_length ({config.chunk_length}) must divide '
+                       f'update_every ({config.update_every}).')
     self._config = config
     self._network = network
     # The same optimizer state whatever the clip and schedule, so that both can
@@ -160,12 +165,13 @@ class PPO(Algorithm):
         reward=time_major(jnp.zeros(num_agents)),
         terminated=time_major(jnp.zeros(num_agents, bool)),
         truncated=time_major(jnp.zeros(num_agents, bool)),
-        next_observ=time_major(observ[0]), first=time_major(first[0]))
+        next_observ=time_major(observ[0]), first=time_major(first[0]),
+        net_state=time_major(state))
     last = Choice(action=action, log_prob=policy.log_prob(action),
                   policy=policy, net_state=state)
     return PPOState(learner=learner, rollout=rollout,
                     index=jnp.zeros((), jnp.int32), net_state=state,
-                    start_state=state, first=first[0], last=last, spec=env_spec)
+                    first=first[0], last=last, spec=env_spec)
 
   def begin_episode(self, state: PPOState, mask: jax.Array) -> PPOState:
     net_state = jnp.where(mask[:, None], 0.0, state.net_state)
@@ -189,17 +195,15 @@ class PPO(Algorithm):
     if not training:
       return state.replace(first=jnp.zeros_like(state.first))
     index, last = state.index, state.last
-    start_state = jnp.where(index == 0, last.net_state, state.start_state)
     step = Rollout(
         observ=transition.observ, action=last.action,
         log_prob=last.log_prob, policy=last.policy,
         reward=transition.reward, terminated=transition.terminated,
         truncated=transition.truncated, next_observ=transition.next_observ,
-        first=state.first)
+        first=state.first, net_state=last.net_state)
     rollout = jax.tree_util.tree_map(
         lambda buffer, value: buffer.at[index].set(value), state.rollout, step)
     return state.replace(rollout=rollout, index=index + 1,
-                         start_state=start_state,
                          first=jnp.zeros_like(state.first))
 
   def end_episode(self, state: PPOState, mask: jax.Array,
@@ -254,7 +258,7 @@ class PPO(Algorithm):
   def _train(self, state: PPOState) -> PPOState:
     """Train on the full rollout, then let the normalizers absorb it."""
     config, learner, rollout = self._config, state.learner, state.rollout
-    data = self._prepare(learner, rollout, state.start_state)
+    data = self._prepare(learner, rollout)
     key, epochs_key = jax.random.split(learner.key)
     lr_scale, next_lr_scale = self._lr_scales(learner, rollout.reward.size)
 
@@ -310,10 +314,14 @@ class PPO(Algorithm):
     parts = [name for bit, name in FAILURES.items() if failure & bit]
     return ' and '.join(parts)
 
-  def _prepare(self, learner: Learner, rollout: Rollout,
-               start_state: jax.Array) -> Batch:
-    """Normalized inputs, advantages and returns, time-major [time, batch]."""
+  def _prepare(self, learner: Learner, rollout: Rollout) -> Batch:
+    """Normalized inputs, advantages and returns, time-major [time, batch].
+
+    Values come from whole sequences that start from the rollout's first
+    recurrent state.
+    """
     config = self._config
+    start_state = rollout.net_state[0]
     observ = self._normalize_observ(learner, rollout.observ)
     next_observ = self._normalize_observ(learner, rollout.next_observ)
     apply = lambda o: self._network.apply(
@@ -326,7 +334,8 @@ class PPO(Algorithm):
     advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
     return Batch(observ=observ, first=rollout.first, action=rollout.action,
                  log_prob=rollout.log_prob, policy=rollout.policy,
-                 advantage=advantage, returns=returns, start_state=start_state)
+                 advantage=advantage, returns=returns, start_state=start_state,
+                 net_state=rollout.net_state)
 
   def _update_epoch(self, carry: tuple, data: Batch, key: jax.Array,
                     kl_coef: jax.Array, lr_scale: jax.Array
@@ -334,18 +343,13 @@ class PPO(Algorithm):
     """One pass over the rollout in `num_minibatches` shuffled minibatches.
 
     Feed-forward networks shuffle single steps (the rollout flattened to one
-    time step of steps x batch sequences); recurrent networks shuffle whole
-    sequences (agents), each starting from its rollout start state.
+    time step of steps x batch sequences); recurrent networks shuffle chunks
+    of `chunk_length` steps of each agent's sequence, each starting from the
+    recurrent state recorded when the chunk's first step was collected.
     """
     num = self._config.num_minibatches
-    start_state = data.start_state
-    sequences = data.replace(start_state=None)
-    if not self._network.recurrent:
-      steps, batch = data.advantage.shape
-      sequences = jax.tree_util.tree_map(
-          lambda x: x.reshape((1, steps * batch) + x.shape[2:]), sequences)
-      start_state = jnp.zeros((steps * batch, self._network.state_size),
-                              jnp.float32)
+    length = self._config.chunk_length if self._network.recurrent else 1
+    sequences, start_state = chunk(data, length)
     size = sequences.advantage.shape[1]
     per_minibatch = size // num
     order = jax.random.permutation(key, size)[:per_minibatch * num]
@@ -384,6 +388,25 @@ class PPO(Algorithm):
             config.entropy_coef * entropy)
     return loss, {'loss': loss, 'policy_loss': policy_loss,
                   'value_loss': value_loss}
+
+
+def chunk(data: Batch, length: int) -> tuple[Batch, jax.Array]:
+  """Split a rollout [time, batch] into sequences of `length` steps.
+
+  Returns the sequences, time-major [length, time / length x batch] (chunk i
+  of agent b at column i x batch + b), with `start_state` and `net_state`
+  left out, and their start states [time / length x batch, state_size]: the
+  recurrent states recorded when each chunk's first step was collected.
+  `length=1` gives single steps, as feed-forward networks train on.
+  """
+  steps, batch = data.advantage.shape
+  chunks = steps // length
+  sequences = jax.tree_util.tree_map(
+      lambda x: x.reshape((chunks, length, batch) + x.shape[2:]).swapaxes(
+          0, 1).reshape((length, chunks * batch) + x.shape[2:]),
+      data.replace(start_state=None, net_state=None))
+  start_state = data.net_state[::length].reshape(chunks * batch, -1)
+  return sequences, start_state
 
 
 def _all_finite(tree: Any) -> jax.Array:
