@@ -1,6 +1,7 @@
 """Training speed and time to solve Pendulum (eval mean >= -200), per config.
 
     python bench/train_speed.py [--configs pendulum pendulum_jax] [--seeds 0 1 2]
+    python bench/train_speed.py --configs pendulum_jax --together 4   # 4 seeds, one program
     python bench/train_speed.py --configs cheetah --set steps=131072 \
         --variant worker:env_backend=gymnasium,env_processes=true \
         --variant envpool:env_backend=envpool        # backends side by side
@@ -57,11 +58,35 @@ def run(config: str, seed: int, logdir: str, extra: list[str],
   }
 
 
+def run_together(config: str, seeds: int, logdir: str, extra: list[str]) -> dict:
+  """`--seeds 0..n-1` in one process: the total env-steps/s of all seeds."""
+  start = time.time()
+  subprocess.run([sys.executable, '-m', 'agents.scripts.train', '--logdir', logdir,
+                  '--config', config, '--timestamp', 'together', '--seeds',
+                  *map(str, range(seeds)), '--quiet', *extra], check=True,
+                 stdout=subprocess.DEVNULL)
+  wall = time.time() - start
+  finals, rates = [], []
+  for seed in range(seeds):
+    path = os.path.join(logdir, f'together-{config}-seed{seed}', 'metrics.jsonl')
+    with open(path) as stream:
+      reports = [json.loads(line) for line in stream]
+    train = [r for r in reports if r['phase'] == 'train']
+    rates.append(train[-1]['step'] / train[-1]['train_time'])
+    finals.append([r for r in reports if r['phase'] == 'eval'][-1]['mean_score'])
+  return {'config': f'{config}[{seeds} seeds in one program]',
+          'total_steps_per_s': sum(rates), 'final_evals': finals,
+          'compile_s': reports[-1]['compile_time'], 'process_wall_s': wall}
+
+
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__)
   parser.add_argument('--configs', nargs='+', default=['pendulum', 'pendulum_jax'])
   parser.add_argument('--seeds', nargs='+', type=int, default=[0])
   parser.add_argument('--set', dest='overrides', action='append', default=[])
+  parser.add_argument('--together', type=int, default=0, metavar='N',
+                      help='Also train seeds 0..N-1 of each config in one program '
+                           '(--seeds) and compare its total rate with one seed.')
   parser.add_argument('--variant', action='append', default=[],
                       metavar='LABEL:KEY=V,KEY=V',
                       help='Run each config once per variant, with these overrides.')
@@ -88,6 +113,17 @@ def main() -> None:
                 f"({result['steps_to_m200']} steps); final eval "
                 f"{result['final_eval']:.1f}; whole run {result['process_wall_s']:.1f} s",
                 flush=True)
+    for config in args.configs if args.together else []:
+      together = run_together(config, args.together, logdir, extra)
+      single = statistics.median(r['steps_per_s'] for r in results
+                                 if r['config'] == config)
+      together['ratio_to_one_seed'] = together['total_steps_per_s'] / single
+      print(f"{together['config']}: {together['total_steps_per_s']:,.0f} env-steps/s "
+            f"in total = {together['ratio_to_one_seed']:.2f} x one seed's "
+            f"{single:,.0f}; final evals "
+            f"{' '.join(f'{x:.1f}' for x in together['final_evals'])}; compile "
+            f"{together['compile_s']:.1f} s; whole run {together['process_wall_s']:.1f} s",
+            flush=True)
   summary = {}
   for config in dict.fromkeys(names):
     mine = [r for r in results if r['config'] == config]

@@ -45,6 +45,10 @@ def make_parser() -> argparse.ArgumentParser:
                       help='Override a config value (parsed to the type of the key, '
                            'e.g. learning_rate=3e-4 steps=1e6), repeatable.')
   parser.add_argument('--seed', type=int, default=None, help='Random seed.')
+  parser.add_argument('--seeds', type=int, nargs='+', default=None, metavar='SEED',
+                      help='Train these seeds side by side in one compiled program '
+                           '(in-graph envs, env_backend=gymnax); each seed writes '
+                           '<timestamp>-<config>-seed<k>.')
   parser.add_argument('--env_processes', type=parse_bool, default=None,
                       metavar='true|false',
                       help='Step the training envs in worker processes.')
@@ -105,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
   if not args.logdir or not args.config:
     parser.error('--logdir and --config are required (or --list).')
   try:
+    if args.seeds:
+      return max(outcome.code for outcome in run_seeds(args))
     return run_training(args).code
   except (UsageError, configs.ConfigError, RunDirLocked) as error:
     print(f'error: {error}', file=sys.stderr)
@@ -131,6 +137,43 @@ def run_training(args: argparse.Namespace) -> Any:
                         resume=resume, quiet=args.quiet)
   finally:
     lock.close()
+
+
+def run_seeds(args: argparse.Namespace) -> list[Any]:
+  """`--seeds`: one run directory per seed, trained in one vmapped program."""
+  seeds = list(dict.fromkeys(args.seeds))
+  if args.seed is not None:
+    raise UsageError('--seed and --seeds exclude each other; give the seeds to --seeds.')
+  if min(seeds) < 0:
+    raise UsageError(f'Seeds must be >= 0, got {min(seeds)}.')
+  timestamp = args.timestamp or datetime.datetime.now().strftime('%Y%m%dT%H%M%S')
+  names = [f'{timestamp}-{args.config}-seed{seed}' for seed in seeds]
+  per_seed = [argparse.Namespace(**dict(vars(args), seed=seed)) for seed in seeds]
+  config, _ = resolve_config(per_seed[0], os.path.join(args.logdir, names[0]))
+  if config.env_backend != 'gymnax':
+    raise UsageError(
+        f"--seeds trains the seeds in one compiled program, which needs an in-graph "
+        f"env (env_backend=gymnax); '{args.config}' steps {config.env_backend} envs. "
+        f'Run its seeds with: python -m agents.scripts.sweep --logdir={args.logdir} '
+        f"--config={args.config} --seeds {' '.join(map(str, seeds))}")
+  for seed_args, name in zip(per_seed, names):
+    resolve_config(seed_args, os.path.join(args.logdir, name))
+  from agents.scripts import training
+  locks, targets = [], []
+  try:
+    for seed_args, name in zip(per_seed, names):
+      run_dir = prepare_run_dir(args.logdir, name)
+      locks.append(lock_run_dir(run_dir))
+      config, resume = resolve_config(seed_args, run_dir)
+      targets.append(training.RunTarget(config, run_dir, resume))
+    command = (f'python -m agents.scripts.train --logdir={args.logdir} '
+               f"--config={args.config} --timestamp={timestamp} --seeds "
+               f"{' '.join(map(str, seeds))}")
+    return training.run_targets(targets, args.config, timestamp, command,
+                                quiet=args.quiet)
+  finally:
+    for lock in locks:
+      lock.close()
 
 
 if __name__ == '__main__':

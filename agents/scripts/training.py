@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 
 from agents.scripts import build
 from agents.tools import checkpoint
@@ -116,6 +117,18 @@ class Progress:
     self._bar.close()
 
 
+@dataclasses.dataclass
+class RunTarget:
+  """One run directory of a training program: its config (seed) and place."""
+  config: AttrDict
+  run_dir: str
+  resume: bool = False
+
+  @property
+  def checkpoints(self) -> str:
+    return os.path.join(self.run_dir, 'checkpoints')
+
+
 def run(config: AttrDict, run_dir: str, config_name: str, timestamp: str,
         logdir: str, resume: bool = False, quiet: bool = False) -> RunOutcome:
   """Train `config` in `run_dir` (resuming from its newest intact checkpoint).
@@ -123,51 +136,67 @@ def run(config: AttrDict, run_dir: str, config_name: str, timestamp: str,
   The caller holds the run directory's lock and has validated `config`.
   Prints progress and one line for the outcome; returns the outcome.
   """
-  enable_compilation_cache()
-  checkpoints = os.path.join(run_dir, 'checkpoints')
   resume_command = (f'python -m agents.scripts.train --logdir={logdir} '
                     f'--config={config_name} --timestamp={timestamp}')
-  checkpoint.remove_temporaries(checkpoints)  # Left by a process killed mid-save.
-  latest = checkpoint.latest_intact(checkpoints)
+  return run_targets([RunTarget(config, run_dir, resume)], config_name,
+                     timestamp, resume_command, quiet)[0]
+
+
+def run_targets(targets: list[RunTarget], config_name: str, timestamp: str,
+                resume_command: str, quiet: bool = False) -> list[RunOutcome]:
+  """Train one run, or several seeds of one config in one program (vmapped).
+
+  The configs differ in their seed only. Each run has its own directory,
+  metrics, TensorBoard files and checkpoints; the seeds resume together from
+  the newest step that all of them have a checkpoint of.
+  """
+  enable_compilation_cache()
+  config = targets[0].config
+  seeded = len(targets) > 1
+  for target in targets:
+    checkpoint.remove_temporaries(target.checkpoints)  # Left by a killed save.
   stop = {'requested': False}
   progress: Progress | None = None
-  summaries: Summaries | None = None
-  last_eval: dict = {}
+  summaries: list[Summaries] = []
+  last_eval: list[dict] = [{} for _ in targets]
 
   def on_report(report: dict) -> None:
-    summaries.report(report)
+    index = report.pop('seed_index', 0)
+    summaries[index].report(report)
     if report['phase'] == 'eval':
-      last_eval.update(report)
-    if progress:
+      last_eval[index].update(report)
+    if progress and index == 0:
       progress.report(report)
 
   def on_metrics(phase: str, step: int, metrics: dict) -> None:
-    summaries.metrics(phase, step, metrics)
+    for index, summary in enumerate(summaries):
+      mine = jax.tree_util.tree_map(lambda x: x[index], metrics) if seeded else metrics
+      summary.metrics(phase, step, mine)
 
   def on_checkpoint(loop: Loop) -> None:
-    checkpoint.save(checkpoints, loop.step, loop.state_dict(), config.to_yaml())
+    state = loop.state_dict()
+    for index, target in enumerate(targets):
+      checkpoint.save(target.checkpoints, loop.step, _seed_slice(state, index, seeded),
+                      target.config.to_yaml())
 
   callbacks = dict(on_report=on_report, on_metrics=on_metrics,
                    on_checkpoint=on_checkpoint, should_stop=lambda: stop['requested'])
+  first_dir = targets[0].run_dir
+  key = (jax.vmap(jax.random.PRNGKey)(jnp.asarray([t.config.seed for t in targets]))
+         if seeded else jax.random.PRNGKey(config.seed))
   try:
-    loop, _, envs = make_loop(config, jax.random.PRNGKey(config.seed), callbacks)
+    loop, _, envs = make_loop(config, key, callbacks)
   except ENV_FAILURES as error:
-    return _fail(1, run_dir, f'the environments could not start: {error}')
+    return [_fail(1, first_dir, f'the environments could not start: {error}')]
   try:
-    if latest:
-      try:
-        state, _, step = checkpoint.load(latest, loop.state_dict())
-      except checkpoint.IncompatibleCheckpoint as error:
-        return _fail(2, run_dir, f'cannot resume: {error}. Start a new run '
-                     'with another --timestamp.')
-      loop.load_state_dict(state)
-      print(f'Resuming {run_dir} from step {step:,} ({latest}).', file=sys.stderr)
-      _warn_if_rate_spent(config, loop)
-    elif resume:
-      print(f'Resuming {run_dir}: no checkpoint yet, starting at step 0.',
-            file=sys.stderr)
-    _write_run_files(run_dir, config, config_name, timestamp)
-    summaries = Summaries(run_dir, resume_step=loop.step)
+    try:
+      _resume(targets, loop, seeded)
+    except (checkpoint.IncompatibleCheckpoint, ResumeMismatch) as error:
+      return [_fail(2, first_dir, f'cannot resume: {error}. Start a new run '
+                    'with another --timestamp.')]
+    for target in targets:
+      _write_run_files(target.run_dir, target.config, config_name, timestamp)
+      summaries.append(Summaries(target.run_dir, resume_step=loop.step))
     progress = Progress(config.steps, loop.step, quiet)
 
     def request_stop(signum, frame):
@@ -178,35 +207,82 @@ def run(config: AttrDict, run_dir: str, config_name: str, timestamp: str,
     try:
       loop.run(config.steps)
     except ENV_FAILURES as error:
-      return _fail(1, run_dir, f'an environment failed at step {loop.step:,}: '
-                   f'{error}. The last checkpoint is kept in {checkpoints}. '
-                   f'Resume with: {resume_command}')
+      return [_fail(1, first_dir, f'an environment failed at step {loop.step:,}: '
+                    f'{error}. The last checkpoint is kept in '
+                    f'{targets[0].checkpoints}. Resume with: {resume_command}')]
     except TrainingDiverged as error:
-      kept = checkpoint.latest(checkpoints)
+      kept = checkpoint.latest(targets[0].checkpoints)
       kept = f'the last finite checkpoint is kept: {kept}' if kept else (
           'no checkpoint was written before')
-      return _fail(1, run_dir, f'training diverged: {error}; {kept}. Try a '
-                   f'smaller learning_rate (now {config.learning_rate:g}) or '
-                   f'gradient clipping (max_grad_norm, now '
-                   f'{config.max_grad_norm:g}).')
+      return [_fail(1, first_dir, f'training diverged: {error}; {kept}. Try a '
+                    f'smaller learning_rate (now {config.learning_rate:g}) or '
+                    f'gradient clipping (max_grad_norm, now '
+                    f'{config.max_grad_norm:g}).')]
     finally:
       signal.signal(signal.SIGINT, previous)
       progress.close()
   finally:
-    if summaries:
-      summaries.close()
+    for summary in summaries:
+      summary.close()
     _close(envs)
-  if stop['requested']:
-    message = (f'Interrupted at step {loop.step:,}; checkpoint saved in '
-               f'{checkpoints}. Resume with: {resume_command}')
-    print(message, file=sys.stderr)
-    return RunOutcome(130, run_dir, message, last_eval or None)
-  score = last_eval.get('mean_score')
-  summary = (f"final eval mean score {score:.1f} over {last_eval['episodes']} "
-             'episodes' if score is not None else 'no eval episode completed')
-  message = f'Done at step {loop.step:,}: {summary}. Run written to {run_dir}'
-  print(message)
-  return RunOutcome(0, run_dir, message, last_eval or None)
+  outcomes = []
+  for target, evaluation in zip(targets, last_eval):
+    if stop['requested']:
+      message = (f'Interrupted at step {loop.step:,}; checkpoint saved in '
+                 f'{target.checkpoints}. Resume with: {resume_command}')
+      print(message, file=sys.stderr)
+      outcomes.append(RunOutcome(130, target.run_dir, message, evaluation or None))
+      continue
+    score = evaluation.get('mean_score')
+    summary = (f"final eval mean score {score:.1f} over {evaluation['episodes']} "
+               'episodes' if score is not None else 'no eval episode completed')
+    message = (f'Done at step {loop.step:,}: {summary}. Run written to '
+               f'{target.run_dir}')
+    print(message)
+    outcomes.append(RunOutcome(0, target.run_dir, message, evaluation or None))
+  return outcomes
+
+
+class ResumeMismatch(Exception):
+  """The seeds of a multi-seed run have no checkpoint step in common."""
+
+
+def _seed_slice(state: dict, index: int, seeded: bool) -> dict:
+  """One seed's part of the Loop's state_dict (the learner and key per seed)."""
+  if not seeded:
+    return state
+  pick = lambda tree: jax.tree_util.tree_map(lambda x: x[index], tree)
+  return dict(state, learner=pick(state['learner']), key=pick(state['key']))
+
+
+def _resume(targets: list[RunTarget], loop: Loop, seeded: bool) -> None:
+  """Load each run's checkpoint of the newest step they all have (if any)."""
+  newest = [checkpoint.latest_intact(t.checkpoints) for t in targets]
+  if not any(newest):
+    for target in targets:
+      if target.resume:
+        print(f'Resuming {target.run_dir}: no checkpoint yet, starting at step 0.',
+              file=sys.stderr)
+    return
+  steps = [dict(checkpoint.list_checkpoints(t.checkpoints)) for t in targets]
+  common = sorted(set.intersection(*[set(s) for s in steps]))
+  if not common or not all(newest):
+    raise ResumeMismatch('the seeds have no checkpoint of a common step; resume '
+                         'them one by one with --seed')
+  step = common[-1]
+  template = _seed_slice(loop.state_dict(), 0, seeded)
+  states = [checkpoint.load(found[step], template)[0] for found in steps]
+  if seeded:
+    state = dict(states[0], learner=jax.tree_util.tree_map(
+        lambda *xs: jnp.stack(xs), *[s['learner'] for s in states]),
+                 key=jnp.stack([s['key'] for s in states]))
+  else:
+    state = states[0]
+  loop.load_state_dict(state)
+  for target, found in zip(targets, steps):
+    print(f'Resuming {target.run_dir} from step {step:,} ({found[step]}).',
+          file=sys.stderr)
+  _warn_if_rate_spent(targets[0].config, loop)
 
 
 def _write_run_files(run_dir: str, config: AttrDict, config_name: str,
@@ -225,7 +301,7 @@ def _warn_if_rate_spent(config: AttrDict, loop: Loop) -> None:
   """An annealed run extended after its rate reached 0 would not learn."""
   scale = getattr(loop.learner, 'lr_scale', None)
   if (config.anneal_learning_rate and scale is not None and
-      float(scale) < 1e-6 and loop.step < config.steps):
+      float(jnp.max(scale)) < 1e-6 and loop.step < config.steps):
     print('warning: anneal_learning_rate: the learning rate had decayed to 0 '
           f'by step {loop.step:,}, so training on to {config.steps:,} changes '
           'nothing; add --set anneal_learning_rate=false to train on at the '

@@ -8,6 +8,7 @@ import time
 from typing import Any, Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from agents.tools import simulate as simulate_lib
@@ -73,12 +74,20 @@ class TrainingDiverged(RuntimeError):
 
 @dataclasses.dataclass
 class _PhaseProgress:
-  """Host-side bookkeeping of one phase."""
+  """Host-side bookkeeping of one phase; scores and lengths per seed."""
   run: Callable[..., Any]
+  num_seeds: int = 1
   steps: int = 0                          # Env-steps run in this phase, all visits.
   state: simulate_lib.SimState | None = None
   scores: list = dataclasses.field(default_factory=list)
   lengths: list = dataclasses.field(default_factory=list)
+
+  def __post_init__(self) -> None:
+    self.clear()
+
+  def clear(self) -> None:
+    self.scores = [[] for _ in range(self.num_seeds)]
+    self.lengths = [[] for _ in range(self.num_seeds)]
 
 
 class Loop:
@@ -92,6 +101,13 @@ class Loop:
   After every training call the algorithm's `diagnose(learner)` is asked;
   a problem raises TrainingDiverged without a new checkpoint, so the last
   checkpoint stays the last finite one.
+
+  Seeds: a `key` of shape [seeds, 2] (e.g. `jax.vmap(jax.random.PRNGKey)`)
+  runs that many independent copies in one program (vmapped; JAX-native envs
+  only). Every key operation is the single run's, per seed, so seed k follows
+  the run with `PRNGKey(k)` (up to the rounding of batched kernels). The
+  learner and the key then have a leading seed axis; reports carry
+  `seed_index`, and `on_metrics` receives arrays with a leading seed axis.
   """
 
   def __init__(self, algorithm: Algorithm, phases: list[Phase], key: jax.Array,
@@ -108,13 +124,18 @@ class Loop:
     self._algorithm = algorithm
     self._phases = phases
     self._key = key
+    self.num_seeds = int(key.shape[0]) if key.ndim == 2 else None
+    seeded = self.num_seeds is not None
+    self._map = jax.vmap if seeded else (lambda fn: fn)
     self._progress = {phase.name: _PhaseProgress(
-        simulate_lib.make_run(phase.env, algorithm, phase.training))
+        simulate_lib.make_run(phase.env, algorithm, phase.training, seeds=seeded),
+        num_seeds=self.num_seeds or 1)
         for phase in phases}
     if learner is None:
-      key, self._key = jax.random.split(self._key)
+      key, self._key = self._split(self._key)
       first = phases[0].env
-      learner = algorithm.init(key, first.spec, first.num_agents).learner
+      learner = self._map(lambda k: algorithm.init(
+          k, first.spec, first.num_agents).learner)(key)
     self.learner = learner
     self.step = 0
     self.train_time = 0.0      # Training phases' seconds, compile excluded.
@@ -157,17 +178,25 @@ class Loop:
       self._checkpoint()
     return reports
 
+  def _split(self, key: jax.Array, num: int = 2) -> jax.Array:
+    """jax.random.split, per seed: [num, 2], or [num, seeds, 2] with seeds."""
+    if self.num_seeds is None:
+      return jax.random.split(key, num)
+    return jnp.swapaxes(jax.vmap(lambda k: jax.random.split(k, num))(key), 0, 1)
+
   def _next_key(self) -> jax.Array:
-    self._key, key = jax.random.split(self._key)
+    self._key, key = self._split(self._key)
     return key
 
   def _visit(self, phase: Phase, max_step: int) -> list[dict]:
     progress = self._progress[phase.name]
     batch = phase.env.num_agents
     if progress.state is None or phase.restart:
-      algo = self._algorithm.init(self._next_key(), phase.env.spec, batch)
+      algo = self._map(lambda k: self._algorithm.init(k, phase.env.spec, batch))(
+          self._next_key())
       algo = algo.replace(learner=self.learner)
-      progress.state = simulate_lib.init_state(phase.env, algo, self._next_key())
+      progress.state = self._map(lambda a, k: simulate_lib.init_state(
+          phase.env, a, k))(algo, self._next_key())
     else:
       progress.state = progress.state.replace(
           algo=progress.state.algo.replace(learner=self.learner))
@@ -179,7 +208,7 @@ class Loop:
     reports = []
     start = time.time()
     while calls > 0 and not self._should_stop():
-      keys = jax.random.split(self._next_key(), count)
+      keys = self._split(self._next_key(), count)
       before = progress.steps
       progress.state, output = progress.run(progress.state, keys)
       self._collect(progress, output)
@@ -188,12 +217,14 @@ class Loop:
       if phase.training:
         self.step += count * batch
         self.learner = progress.state.algo.learner
-        problem = self._algorithm.diagnose(self.learner)
-        if problem:
-          raise TrainingDiverged(self.step, problem)
+        for index, learner in enumerate(self._per_seed(self.learner)):
+          problem = self._algorithm.diagnose(learner)
+          if problem:
+            where = '' if self.num_seeds is None else f' (seed index {index})'
+            raise TrainingDiverged(self.step, problem + where)
       if phase.report_every and self._crossed(before, progress.steps, phase.report_every):
         if calls > 0:
-          reports.append(self._report(phase, progress, start))
+          reports.extend(self._report(phase, progress, start))
       if phase.log_every and self._crossed(before, progress.steps, phase.log_every):
         metrics = jax.device_get(self._algorithm.metrics(progress.state.algo))
         self._on_metrics(phase.name, self.step, metrics)
@@ -205,22 +236,33 @@ class Loop:
     self.compile_time += compile_time
     if phase.training:
       self.train_time += time.time() - start - compile_time
-    reports.append(self._report(phase, progress))
+    reports.extend(self._report(phase, progress))
     return reports
 
   @staticmethod
   def _crossed(before: int, after: int, every: int) -> bool:
     return after // every > before // every
 
+  def _per_seed(self, tree: Any) -> list[Any]:
+    """The slices of a tree with a leading seed axis (the tree without seeds)."""
+    if self.num_seeds is None:
+      return [tree]
+    return [jax.tree_util.tree_map(lambda x: x[index], tree)
+            for index in range(self.num_seeds)]
+
   def _collect(self, progress: _PhaseProgress, output: Any) -> None:
     done, score, length = jax.device_get(
         (output.done, output.score, output.length))
-    progress.scores.extend(score[done].tolist())
-    progress.lengths.extend(length[done].tolist())
+    if self.num_seeds is None:
+      done, score, length = done[None], score[None], length[None]
+    for index in range(progress.num_seeds):
+      progress.scores[index].extend(score[index][done[index]].tolist())
+      progress.lengths[index].extend(length[index][done[index]].tolist())
 
   def _report(self, phase: Phase, progress: _PhaseProgress,
-              visit_start: float | None = None) -> dict:
-    """Mean score and length of the episodes completed since the last report.
+              visit_start: float | None = None) -> list[dict]:
+    """Mean score and length of the episodes completed since the last report,
+    one report per seed.
 
     `train_time` counts the training phases' time so far (JAX compile time
     excluded; `compile_time` counts that, all phases), including the visit in
@@ -232,18 +274,22 @@ class Loop:
       compile_time += compiling
       if phase.training:
         train_time += time.time() - visit_start - compiling
-    scores, lengths = progress.scores, progress.lengths
-    report = {
-        'phase': phase.name, 'step': self.step, 'phase_step': progress.steps,
-        'episodes': len(scores),
-        'mean_score': float(np.mean(scores)) if scores else None,
-        'mean_length': float(np.mean(lengths)) if lengths else None,
-        'time': time.time() - self._start_time, 'train_time': train_time,
-        'compile_time': compile_time,
-    }
-    progress.scores, progress.lengths = [], []
-    self._on_report(report)
-    return report
+    reports = []
+    for index, (scores, lengths) in enumerate(zip(progress.scores, progress.lengths)):
+      report = {
+          'phase': phase.name, 'step': self.step, 'phase_step': progress.steps,
+          'episodes': len(scores),
+          'mean_score': float(np.mean(scores)) if scores else None,
+          'mean_length': float(np.mean(lengths)) if lengths else None,
+          'time': time.time() - self._start_time, 'train_time': train_time,
+          'compile_time': compile_time,
+      }
+      if self.num_seeds is not None:
+        report['seed_index'] = index
+      self._on_report(report)
+      reports.append(report)
+    progress.clear()
+    return reports
 
   def _checkpoint(self) -> None:
     self._last_checkpoint = self.step

@@ -89,7 +89,8 @@ def simulate(env: InGraphEnv, algorithm: Algorithm, training: bool
   return step
 
 
-def make_run(env: InGraphEnv, algorithm: Algorithm, training: bool
+def make_run(env: InGraphEnv, algorithm: Algorithm, training: bool,
+             seeds: bool = False
              ) -> Callable[[SimState, jax.Array], tuple[SimState, StepOutput]]:
   """A jitted `run(state, keys)` that scans one fused step per key.
 
@@ -97,20 +98,29 @@ def make_run(env: InGraphEnv, algorithm: Algorithm, training: bool
   a new number of steps compiles once. When a host env raises inside the call
   (an env error, a dead worker), that exception is raised here, not XLA's
   generic runtime error around it.
+
+  seeds: the state has a leading axis of independent runs (seeds) and `keys`
+  are [steps, seeds, 2]; the scan is vmapped over them, so several seeds train
+  in one program (JAX-native envs only). Outputs are then [seeds, steps, batch].
   """
   step = simulate(env, algorithm, training)
+  take_host_error = getattr(env, 'take_host_error', None)
 
-  @jax.jit
   def run_steps(state: SimState, keys: jax.Array) -> tuple[SimState, StepOutput]:
     return jax.lax.scan(step, state, keys)
 
-  take_host_error = getattr(env, 'take_host_error', None)
+  if seeds:
+    if take_host_error is not None:
+      raise ValueError('Several seeds in one program need a JAX-native env '
+                       '(e.g. gymnax); host envs cannot be vmapped.')
+    return jax.jit(jax.vmap(run_steps, in_axes=(0, 1)))
+  compiled = jax.jit(run_steps)
   if take_host_error is None:
-    return run_steps
+    return compiled
 
   def run(state: SimState, keys: jax.Array) -> tuple[SimState, StepOutput]:
     try:
-      return jax.block_until_ready(run_steps(state, keys))
+      return jax.block_until_ready(compiled(state, keys))
     except Exception:  # XLA's wrapper; its type varies with the failure.
       error = take_host_error()
       if error is None:

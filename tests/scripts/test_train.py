@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from agents.scripts import train
@@ -148,3 +149,40 @@ def test_programs_that_step_host_envs_are_kept_in_the_compilation_cache(tmp_path
       stdout=subprocess.DEVNULL)
   entries = [name for name in os.listdir(cache) if name.startswith('jit_run_steps')]
   assert len(entries) >= 2, os.listdir(cache)  # The train and the eval program.
+
+
+def test_seeds_train_side_by_side_and_match_single_runs(tmp_path):
+  seeds_dir, single_dir = tmp_path / 'seeds', tmp_path / 'single'
+  assert train.main(['--logdir', str(seeds_dir), '--config', 'pendulum',
+                     '--timestamp', 'run', *TINY, '--set', 'steps=256',
+                     '--seeds', '0', '2']) == 0
+  for seed in (0, 2):
+    run_dir = seeds_dir / f'run-pendulum-seed{seed}'
+    assert os.listdir(run_dir / 'checkpoints')
+    assert f'seed: {seed}' in (run_dir / 'config.yaml').read_text()
+    assert train.main(['--logdir', str(single_dir), '--config', 'pendulum',
+                       '--timestamp', f's{seed}', '--seed', str(seed), *TINY,
+                       '--set', 'steps=256']) == 0
+    together = [(r['phase'], r['step'], r['mean_score']) for r in _reports(run_dir)]
+    alone = [(r['phase'], r['step'], r['mean_score'])
+             for r in _reports(single_dir / f's{seed}-pendulum')]
+    assert [t[:2] for t in together] == [a[:2] for a in alone]
+    # Batched kernels may round differently: the same curve within 1e-4.
+    scores = lambda reports: [np.nan if r[2] is None else r[2] for r in reports]
+    np.testing.assert_allclose(scores(together), scores(alone), rtol=1e-4)
+  # Resumable like any run, together or one seed alone.
+  assert train.main(['--logdir', str(seeds_dir), '--config', 'pendulum',
+                     '--timestamp', 'run', *TINY, '--set', 'steps=384',
+                     '--seeds', '0', '2']) == 0
+  assert max(r['step'] for r in _reports(seeds_dir / 'run-pendulum-seed2')) == 384
+  import agents
+  assert agents.load_policy(str(seeds_dir / 'run-pendulum-seed2')).step == 384
+
+
+def test_seeds_of_a_host_env_config_point_to_sweep(tmp_path, capfd):
+  assert train.main(['--logdir', str(tmp_path), '--config', 'pendulum',
+                     '--seeds', '0', '1', '--quiet']) == 2
+  err = capfd.readouterr().err
+  assert len(err.strip().splitlines()) == 1 and 'Traceback' not in err
+  assert 'python -m agents.scripts.sweep' in err and 'env_backend=gymnax' in err
+  assert not os.listdir(tmp_path)
