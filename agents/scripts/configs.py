@@ -162,7 +162,13 @@ def cartpole_jax() -> AttrDict:
 
 
 def locomotion() -> AttrDict:
-  """The base of the MuJoCo locomotion configs (not a task of its own)."""
+  """The base of the MuJoCo locomotion configs (not a task of its own).
+
+  Chosen by measurement (bench/README.md): 16 envs x 256 steps per update,
+  10 epochs of 32 minibatches, initial std 0.6, and the learning rate annealed
+  to 0 (hopper 1,509 -> 2,516, ant 1,167 -> 2,069 on seed 0; an initial std
+  of 1.0 hurt ant and cheetah).
+  """
   config = default()
   with config.unlocked:
     config.env_backend = 'envpool'   # Falls back to Gymnasium workers, saying so.
@@ -174,6 +180,7 @@ def locomotion() -> AttrDict:
     config.learning_rate = 3e-4
     config.update_every = 256
     config.init_std = 0.6
+    config.anneal_learning_rate = True
     config.stagger = False
   return config
 
@@ -191,6 +198,8 @@ def cheetah() -> AttrDict:
   config = locomotion()
   with config.unlocked:
     config.env = 'HalfCheetah-v5'
+    config.anneal_learning_rate = False  # Kept improving at a constant rate (6,875
+                                         # vs 4,952 annealed, seed 0).
   return config
 
 
@@ -199,6 +208,7 @@ def hopper() -> AttrDict:
   config = locomotion()
   with config.unlocked:
     config.env = 'Hopper-v5'
+    config.discount = 0.995   # Values reach further (3,101 vs 2,516 at 0.99, seed 0).
   return config
 
 
