@@ -12,7 +12,7 @@ import collections
 import json
 import os
 import sys
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import yaml
@@ -53,18 +53,25 @@ def read_curves(run_dir: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 def plot(logdir: str, out: str) -> int:
-  """Draw the curves into `out`; returns the number of runs drawn."""
-  import matplotlib
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt
+  """Draw the curves of every run below `logdir` into `out`, a band per config;
+  returns the number of runs drawn."""
   runs = find_runs(logdir)
   if not runs:
     raise FileNotFoundError(f"No run with a metrics.jsonl below '{logdir}'.")
+  return plot_runs(runs, out, group=config_name)
+
+
+def plot_runs(runs: Sequence[str], out: str,
+              group: Callable[[str], str] = config_name) -> int:
+  """Draw these runs into `out`, one band per `group(run)`."""
+  import matplotlib
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt
   phases = ('train', 'eval')
   figure, axes = plt.subplots(1, len(phases), figsize=(11, 4), squeeze=False)
   groups: dict[str, list[str]] = collections.defaultdict(list)
   for run in runs:
-    groups[config_name(run)].append(run)
+    groups[group(run)].append(run)
   colors = plt.rcParams['axes.prop_cycle'].by_key()['color']
   for index, (name, members) in enumerate(sorted(groups.items())):
     color = colors[index % len(colors)]

@@ -1,0 +1,297 @@
+r"""Seeds x hyper-parameter grids as Ray tasks, each a normal training run.
+
+    python -m agents.scripts.sweep --logdir=./logdir --config=cheetah --seeds 0 1 2 \
+        [--set learning_rate=1e-4,3e-4 ...] [--ray_address=HOST:PORT] [--cpus_per_run 1]
+
+Each grid point x seed runs `python -m agents.scripts.train` (same checks, run
+directory, lock, checkpoints) in a Ray task, in
+`<logdir>/<timestamp>-<overrides>-seed<k>-<config>`. Without --ray_address a
+local Ray instance is started (node address 127.0.0.1, dashboard off, Ray's
+token authentication on) and shut down at the end, Ctrl-C included; it runs
+as many runs at once as the CPUs allow. With an address it joins that
+cluster; the runs write to --logdir on the node that runs them, so give a path
+that every node shares. The same command with the same --timestamp skips
+finished runs and resumes the others. A run that fails is reported with its
+error; the others go on. Ends with a table (overrides, seed, final eval,
+env-steps/s, wall) in `<timestamp>-<config>-sweep.md` and one learning-curve
+PNG with a band per grid point, `<timestamp>-<config>-sweep.png`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import itertools
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any, Sequence
+
+from agents.scripts import config_checks, configs
+
+INSTALL = "pip install -e '.[ray]'"
+
+
+class SweepError(Exception):
+  """Bad input for the sweep; printed as one line."""
+
+
+def split_values(text: str) -> list[str]:
+  """'1e-4,3e-4' -> ['1e-4', '3e-4']; commas inside brackets stay ([64,64])."""
+  values, depth, current = [], 0, ''
+  for char in text:
+    depth += char in '[{('
+    depth -= char in ']})'
+    if char == ',' and depth == 0:
+      values.append(current)
+      current = ''
+    else:
+      current += char
+  values.append(current)
+  return [value.strip() for value in values]
+
+
+def grid(config_name: str, sets: Sequence[str]) -> list[dict[str, str]]:
+  """The grid points: one dict of overrides (KEY -> text) per combination.
+
+  Every point is parsed and validated as the training program would, before
+  anything starts.
+  """
+  axes = []
+  for item in sets:
+    key, sep, text = item.partition('=')
+    if not sep or not key.strip():
+      raise SweepError(f"Malformed --set '{item}': expected KEY=V1,V2,...")
+    axes.append([(key.strip(), value) for value in split_values(text)])
+  points = [dict(combination) for combination in itertools.product(*axes)]
+  base = configs.get(config_name)
+  for point in points:
+    config = config_checks.apply_overrides(
+        base, [f'{key}={value}' for key, value in point.items()])
+    config_checks.validate(config)
+  return points
+
+
+def varying(points: list[dict[str, str]]) -> list[str]:
+  """The keys whose value differs between grid points (they name the runs)."""
+  keys = list(points[0]) if points else []
+  return [key for key in keys if len({point[key] for point in points}) > 1]
+
+
+def label(point: dict[str, str], keys: Sequence[str] | None = None) -> str:
+  """A file-name-safe name of a grid point by its `keys` ('' for none)."""
+  keys = list(point) if keys is None else keys
+  text = ','.join(f'{key}={point[key]}' for key in keys)
+  return re.sub(r'[^A-Za-z0-9._=,+-]', '_', text)
+
+
+def run_timestamp(timestamp: str, name: str, seed: int) -> str:
+  """The training program's --timestamp of one run (`name` its grid point's
+  label): its directory is `<this>-<config>`, as for any run."""
+  return '-'.join([timestamp] + ([name] if name else []) + [f'seed{seed}'])
+
+
+def finished(run_dir: str) -> dict | None:
+  """Final eval and speed of a run that trained and evaluated to its `steps`."""
+  path = os.path.join(run_dir, 'metrics.jsonl')
+  config_path = os.path.join(run_dir, 'config.yaml')
+  if not (os.path.exists(path) and os.path.exists(config_path)):
+    return None
+  import yaml
+  with open(config_path) as stream:
+    steps = (yaml.safe_load(stream) or {}).get('steps')
+  with open(path) as stream:
+    reports = [json.loads(line) for line in stream if line.strip()]
+  train = [r for r in reports if r['phase'] == 'train']
+  evals = [r for r in reports if r['phase'] == 'eval']
+  # Done: trained to `steps` and evaluated there (a run can fail in its last eval).
+  if not train or not evals or steps is None or min(
+      train[-1]['step'], evals[-1]['step']) < steps:
+    return None
+  return {'final_eval': evals[-1]['mean_score'] if evals else None,
+          'steps_per_s': train[-1]['step'] / max(train[-1]['train_time'], 1e-9)}
+
+
+def train_one(command: list[str], run_dir: str) -> dict:
+  """Run one training program to its end (inside a Ray task); never raises.
+
+  The program dies with the task's worker (PR_SET_PDEATHSIG), and a
+  cancelled task interrupts it the way Ctrl-C does (checkpoint, exit 130).
+  """
+  def die_with_parent() -> None:
+    import ctypes
+    ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+  start = time.time()
+  process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True,
+                             preexec_fn=die_with_parent)
+  try:
+    _, err = process.communicate()
+  except BaseException:   # Cancelled: let the run save a checkpoint and stop.
+    process.send_signal(signal.SIGINT)
+    try:
+      process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+      process.kill()
+    raise
+  result = {'run_dir': run_dir, 'code': process.returncode, 'wall_s': time.time() - start,
+            'error': None}
+  if process.returncode != 0:
+    lines = [line for line in err.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith('error:')]
+    result['error'] = (errors or lines or [f'exit code {process.returncode}'])[-1]
+  else:
+    result.update(finished(run_dir) or {})
+  return result
+
+
+def start_ray(address: str | None) -> Any:
+  """Import Ray and connect: to `address`, or to a new local instance."""
+  try:
+    import ray
+  except ImportError:
+    raise SweepError(f'sweep runs on Ray, which is not installed: {INSTALL}') from None
+  if address:
+    try:
+      ray.init(address=address, log_to_driver=False)
+    except Exception as error:  # Unreachable, refused, or a bad token.
+      first = str(error).splitlines()[0] if str(error) else type(error).__name__
+      raise SweepError(f"Cannot join the Ray cluster at '{address}': {first}") from None
+    return ray
+  mode = os.environ.get('RAY_AUTH_MODE', '')
+  if mode and mode != 'token':   # Ray's default for a local instance is token.
+    print(f'warning: RAY_AUTH_MODE={mode}: the local Ray instance starts without '
+          'token authentication, and its services listen on all interfaces.',
+          file=sys.stderr)
+  try:
+    ray.init(_node_ip_address='127.0.0.1', include_dashboard=False,
+             log_to_driver=False, configure_logging=False)
+  except Exception as error:  # Ray raises several types when it cannot start.
+    first = str(error).splitlines()[0] if str(error) else type(error).__name__
+    raise SweepError(f'Ray could not start a local instance: {first}') from None
+  return ray
+
+
+def make_parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(
+      prog='python -m agents.scripts.sweep', description=__doc__,
+      formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument('--logdir', required=True)
+  parser.add_argument('--config', required=True)
+  parser.add_argument('--seeds', type=int, nargs='+', default=[0])
+  parser.add_argument('--set', dest='sets', action='append', default=[],
+                      metavar='KEY=V1,V2', help='A grid axis, repeatable.')
+  parser.add_argument('--timestamp', default=None,
+                      help='Sweep name prefix (default: now); the same one resumes.')
+  parser.add_argument('--ray_address', default=None,
+                      help='Join this Ray cluster instead of starting one.')
+  parser.add_argument('--cpus_per_run', type=float, default=1.0)
+  return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+  args = make_parser().parse_args(argv)
+  try:
+    points = grid(args.config, args.sets)
+    ray = start_ray(args.ray_address)
+  except (SweepError, configs.ConfigError) as error:
+    print(f'error: {error}', file=sys.stderr)
+    return 2
+  timestamp = args.timestamp or datetime.datetime.now().strftime('%Y%m%dT%H%M%S')
+  logdir = os.path.abspath(args.logdir)
+  try:
+    results = _run_grid(ray, args, points, timestamp, logdir)
+  except KeyboardInterrupt:
+    print(f'Interrupted; the runs saved checkpoints. Resume with the same command '
+          f'and --timestamp={timestamp}.', file=sys.stderr)
+    return 130
+  finally:
+    ray.shutdown()
+  return _summarize(results, args.config, timestamp, logdir)
+
+
+def _run_grid(ray: Any, args: argparse.Namespace, points: list[dict],
+              timestamp: str, logdir: str) -> list[dict]:
+  task = ray.remote(num_cpus=args.cpus_per_run, max_retries=0)(train_one)
+  pending, results = {}, []
+  keys = varying(points)
+  for point in points:
+    for seed in args.seeds:
+      run_stamp = run_timestamp(timestamp, label(point, keys), seed)
+      name = f'{run_stamp}-{args.config}'
+      run_dir = os.path.join(logdir, name)
+      entry = {'point': point, 'name': label(point, keys), 'seed': seed,
+               'run_dir': run_dir}
+      done = finished(run_dir)
+      if done:
+        print(f'{name}: finished before, skipped.', file=sys.stderr)
+        results.append(dict(entry, code=0, error=None, wall_s=None, **done))
+        continue
+      command = [sys.executable, '-m', 'agents.scripts.train', f'--logdir={logdir}',
+                 f'--config={args.config}', f'--timestamp={run_stamp}',
+                 f'--seed={seed}', '--quiet']
+      for key, value in point.items():
+        command += ['--set', f'{key}={value}']
+      pending[task.remote(command, run_dir)] = entry
+  try:
+    while pending:
+      ready, _ = ray.wait(list(pending), num_returns=1)
+      entry = pending.pop(ready[0])
+      try:
+        outcome = ray.get(ready[0])
+      except Exception as error:  # The task itself failed (e.g. a node died).
+        outcome = {'code': 1, 'error': f'{type(error).__name__}: {error}',
+                   'wall_s': None}
+      entry.update(outcome)
+      results.append(entry)
+      status = ('done' if entry['code'] == 0 else f"FAILED ({entry['error']})")
+      print(f"{os.path.basename(entry['run_dir'])}: {status}", file=sys.stderr)
+  except KeyboardInterrupt:
+    for ref in pending:
+      ray.cancel(ref)
+    ray.wait(list(pending), num_returns=len(pending), timeout=90)
+    raise
+  return results
+
+
+def _summarize(results: list[dict], config: str, timestamp: str, logdir: str) -> int:
+  rows = ['| overrides | seed | final eval | env-steps/s | wall s | status |',
+          '| --- | ---: | ---: | ---: | ---: | --- |']
+  number = lambda value, spec: '' if value is None else format(value, spec)
+  for entry in sorted(results, key=lambda e: (e['name'], e['seed'])):
+    status = 'ok' if entry['code'] == 0 else entry['error']
+    rows.append(
+        f"| {entry['name'] or '(config)'} | {entry['seed']} | "
+        f"{number(entry.get('final_eval'), ',.1f')} | "
+        f"{number(entry.get('steps_per_s'), ',.0f')} | "
+        f"{number(entry.get('wall_s'), '.0f')} | {status} |")
+  by_point: dict[str, list[float]] = {}
+  for entry in results:
+    if entry.get('final_eval') is not None:
+      by_point.setdefault(entry['name'] or '(config)', []).append(entry['final_eval'])
+  rows += ['', '| overrides | final eval: median [min, max] |', '| --- | ---: |']
+  rows += [f'| {name} | {statistics.median(v):,.1f} [{min(v):,.1f}, {max(v):,.1f}] |'
+           for name, v in sorted(by_point.items())]
+  table = '\n'.join(rows)
+  base = os.path.join(logdir, f'{timestamp}-{config}-sweep')
+  with open(f'{base}.md', 'w') as stream:
+    stream.write(table + '\n')
+  from agents.scripts import plot
+  runs = [entry['run_dir'] for entry in results
+          if os.path.exists(os.path.join(entry['run_dir'], 'metrics.jsonl'))]
+  if runs:
+    names = {entry['run_dir']: entry['name'] or config for entry in results}
+    plot.plot_runs(runs, f'{base}.png', group=lambda run: names[run])
+  print(table)
+  print(f'Table and curves: {base}.md, {base}.png')
+  return 0 if all(entry['code'] == 0 for entry in results) else 1
+
+
+if __name__ == '__main__':
+  sys.exit(main())
