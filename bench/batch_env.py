@@ -5,7 +5,8 @@
 
 Random actions. Prints a table, then one JSON line with inprocess_N,
 process_N, worker_N, gymnasium_sync_N, gymnasium_async_N and, where EnvPool
-is installed and has the task, envpool_1thread_N and envpool_2threads_N.
+is installed and has the task, envpool_1thread_N and envpool_2threads_N, and
+where Ray is installed ray_N (2 actors on a local Ray instance).
 """
 
 from __future__ import annotations
@@ -62,6 +63,16 @@ def measure(env_id: str, num_envs: int, seconds: float) -> dict[str, float]:
       results[f'{name}_{num_envs}'] = rate(env.step, num_envs, seconds, space)
     finally:
       env.close()
+  try:
+    import ray  # noqa: F401
+    env = make_batch_env(constructor, num_envs, 'ray')
+    try:
+      env.reset(seeds=list(range(num_envs)))
+      results[f'ray_{num_envs}'] = rate(env.step, num_envs, seconds, space)
+    finally:
+      env.close()
+  except ImportError:
+    pass
   from agents.envs import envpool_env
   if envpool_env.available() and envpool_env.supports(env_id):
     for threads, name in ((1, 'envpool_1thread'), (2, 'envpool_2threads')):
@@ -92,6 +103,8 @@ def main() -> None:
   n = args.sizes[0]
   print(f'worker_{n} / gymnasium_async_{n} = '
         f'{results[f"worker_{n}"] / results[f"gymnasium_async_{n}"]:.2f}')
+  if f'ray_{n}' in results:
+    print(f'ray_{n} / worker_{n} = {results[f"ray_{n}"] / results[f"worker_{n}"]:.2f}')
   if f'envpool_2threads_{n}' in results:
     print(f'envpool_2threads_{n} / worker_{n} = '
           f'{results[f"envpool_2threads_{n}"] / results[f"worker_{n}"]:.2f}')

@@ -101,8 +101,12 @@ def train_env(config: AttrDict) -> Any:
     if pool is not None:
       return InGraphBatchEnv(pool)
   backend = config.process_backend if config.env_processes else 'inprocess'
-  batch_env = backends.make_batch_env(
-      env_constructor(config, stagger=config.stagger), config.num_agents, backend)
+  try:
+    batch_env = backends.make_batch_env(
+        env_constructor(config, stagger=config.stagger), config.num_agents, backend,
+        ray_address=config.ray_address)
+  except ImportError as error:   # process_backend=ray without Ray.
+    raise ConfigError(str(error)) from None
   return InGraphBatchEnv(batch_env)
 
 

@@ -25,6 +25,7 @@ OPTIONAL_TYPES = {
     'value_learning_rate': float,
     'reward_clip': float,
     'observ_keep': list,
+    'ray_address': str,
 }
 
 # Keys that decide the shapes of the parameters and normalizers: a resumed run

@@ -29,7 +29,9 @@ def default() -> AttrDict:
                                    # (partial observability); None: all.
       num_agents=32,               # Envs stepped as one training batch.
       env_processes=False,         # Step the training envs in worker processes.
-      process_backend='worker',    # worker (several envs per process) or process.
+      process_backend='worker',    # worker (several envs per process), process (one
+                                   # each) or ray (Ray actors, several envs each).
+      ray_address=None,            # process_backend=ray: the cluster; None: start Ray here.
       env_threads=0,               # envpool: threads stepping the batch; 0: EnvPool's choice.
       stagger=True,                # Cut each agent's first episode at a random length.
       # Training and evaluation schedule (env-steps, summed over the batch).

@@ -1,0 +1,82 @@
+"""RayBatchEnv: a batch of envs over Ray actors, with the workers' guarantees."""
+
+import json
+import os
+import time
+
+import numpy as np
+import psutil
+import pytest
+
+from tests import helpers
+
+ray = pytest.importorskip('ray')
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture(scope='module', autouse=True)
+def local_ray():
+  os.environ['PYTHONPATH'] = ROOT   # Actors import tests.helpers.
+  ray.init(_node_ip_address='127.0.0.1', include_dashboard=False, num_cpus=2,
+           log_to_driver=False, configure_logging=False)
+  yield
+  ray.shutdown()
+
+
+def _batch(constructors, **kwargs):
+  from agents.tools.ray_batch_env import RayBatchEnv
+  return RayBatchEnv(constructors, 2, **kwargs)
+
+
+def test_steps_and_resets_subsets_in_order():
+  with _batch([lambda i=i: helpers.CountingEnv(i, duration=3) for i in range(4)]) as env:
+    observ = env.reset()
+    np.testing.assert_array_equal(observ[:, 0], [0, 1, 2, 3])
+    observ, reward, terminated, truncated, _ = env.step(np.full((4, 1), 0.5, np.float32))
+    np.testing.assert_array_equal(observ, [[i, 1] for i in range(4)])
+    assert reward.dtype == np.float32 and (reward == 0.5).all()
+    np.testing.assert_array_equal(env.reset([3, 0])[:, 0], [3, 0])
+    with pytest.raises(ValueError, match=r'Expected a batch of actions of shape \(4, 1\)'):
+      env.step(np.zeros((3, 1)))
+
+
+@pytest.mark.parametrize('constructor, error, text', [
+    (lambda: helpers.RaisingEnv(after=1), 'WorkerError', 'deliberate failure inside step'),
+    (helpers.SuicideEnv, 'WorkerDiedError', 'died during step()'),
+    (helpers.StuckEnv, 'WorkerTimeoutError', 'did not answer step() within 3 s'),
+])
+def test_failures_name_the_env_and_never_hang(constructor, error, text):
+  env = _batch([helpers.counting_env, constructor, helpers.counting_env], timeout=3.0)
+  pids = [ray.get(actor.pid.remote()) for actor in env._actors]
+  try:
+    env.reset()
+    start = time.time()
+    with pytest.raises(Exception) as caught:
+      for _ in range(3):
+        env.step(np.zeros((3, 1), np.float32))
+    assert type(caught.value).__name__ == error and text in str(caught.value)
+    if error == 'WorkerError':
+      assert '(in env 1)' in str(caught.value)
+    if error == 'WorkerDiedError':
+      assert 'envs 1..2' in str(caught.value)   # Env 1 lives in the second actor.
+    assert time.time() - start < 10
+  finally:
+    start = time.time()
+    env.close()
+    assert time.time() - start < 10
+  time.sleep(1.0)
+  alive = [p for p in pids if psutil.pid_exists(p) and
+           psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+  assert not alive, 'close() left actor processes running'
+
+
+def test_the_training_program_runs_on_ray_actors(tmp_path):
+  from agents.scripts import train
+  assert train.main(['--logdir', str(tmp_path), '--config', 'pendulum', '--timestamp', 'r',
+                     '--set', 'env_processes=true', '--set', 'process_backend=ray',
+                     '--set', 'num_agents=4', '--set', 'update_every=16',
+                     '--set', 'num_minibatches=2', '--set', 'steps=128',
+                     '--set', 'eval_every=128', '--set', 'eval_agents=2',
+                     '--quiet']) == 0
+  with open(tmp_path / 'r-pendulum' / 'metrics.jsonl') as stream:
+    assert max(json.loads(line)['step'] for line in stream) == 128
