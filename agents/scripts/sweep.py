@@ -126,20 +126,29 @@ def train_one(command: list[str], run_dir: str) -> dict:
   def die_with_parent() -> None:
     import ctypes
     ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    # Ray's workers block and ignore SIGINT; the run must receive it.
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
+  import tempfile
   start = time.time()
-  process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True,
-                             preexec_fn=die_with_parent)
-  try:
-    _, err = process.communicate()
-  except BaseException:   # Cancelled: let the run save a checkpoint and stop.
-    process.send_signal(signal.SIGINT)
+  with tempfile.TemporaryFile(mode='w+') as stderr:
+    # A session of its own: only this function's SIGINT reaches the run.
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr,
+                               text=True, preexec_fn=die_with_parent,
+                               start_new_session=True)
     try:
-      process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-      process.kill()
-    raise
+      while process.poll() is None:   # Short waits: a cancel is seen between them.
+        time.sleep(0.2)
+    except BaseException:   # Cancelled: let the run save a checkpoint and stop.
+      process.send_signal(signal.SIGINT)
+      try:
+        process.wait(timeout=60)
+      except subprocess.TimeoutExpired:
+        process.kill()
+      raise
+    stderr.seek(0)
+    err = stderr.read()
   result = {'run_dir': run_dir, 'code': process.returncode, 'wall_s': time.time() - start,
             'error': None}
   if process.returncode != 0:
@@ -241,7 +250,10 @@ def _run_grid(ray: Any, args: argparse.Namespace, points: list[dict],
       pending[task.remote(command, run_dir)] = entry
   try:
     while pending:
-      ready, _ = ray.wait(list(pending), num_returns=1)
+      # Short waits, so that Ctrl-C (handled between them) is never held up.
+      ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+      if not ready:
+        continue
       entry = pending.pop(ready[0])
       try:
         outcome = ray.get(ready[0])

@@ -62,3 +62,28 @@ def test_without_ray_the_sweep_names_the_extra(tmp_path):
   assert result.returncode == 2
   lines = result.stderr.strip().splitlines()
   assert len(lines) == 1 and "pip install -e '.[ray]'" in lines[0]
+
+
+def test_ctrl_c_stops_every_run_with_a_checkpoint_and_leaves_nothing(tmp_path):
+  pytest.importorskip('ray')
+  import signal
+  import time
+  logdir = tmp_path / 'runs'
+  process = subprocess.Popen(
+      [sys.executable, '-m', 'agents.scripts.sweep', f'--logdir={logdir}',
+       '--config=pendulum_jax', '--seeds', '0', '1', '--timestamp=c',
+       '--set', 'steps=50000000', '--set', 'checkpoint_every=100000000'],
+      stderr=subprocess.PIPE, text=True)
+  metrics = [logdir / f'c-seed{k}-pendulum_jax' / 'metrics.jsonl' for k in (0, 1)]
+  deadline = time.time() + 120
+  while not all(m.exists() and m.stat().st_size for m in metrics):
+    assert time.time() < deadline and process.poll() is None
+    time.sleep(0.5)
+  process.send_signal(signal.SIGINT)
+  start = time.time()
+  _, err = process.communicate(timeout=120)
+  assert process.returncode == 130 and time.time() - start < 30, err
+  assert 'Resume with the same command and --timestamp=c' in err
+  for seed in (0, 1):   # No checkpoint interval was reached: these are Ctrl-C's.
+    assert os.listdir(logdir / f'c-seed{seed}-pendulum_jax' / 'checkpoints')
+  assert not _ray_processes()
