@@ -34,6 +34,16 @@ def check_actions(actions: Any, batch_size: int, action_space: gym.Space) -> np.
   return actions
 
 
+def reset_requests(indices: Sequence[int] | None, seeds: Sequence[int | None] | None,
+                   size: int) -> tuple[list[int], list[int | None]]:
+  """The envs to reset (all when None) and their seeds (None each when None)."""
+  indices = list(range(size)) if indices is None else [int(i) for i in indices]
+  seeds = [None] * len(indices) if seeds is None else list(seeds)
+  if len(seeds) != len(indices):
+    raise ValueError(f'Got {len(seeds)} seeds for {len(indices)} envs.')
+  return indices, seeds
+
+
 def stack_observs(observs: Sequence[Any]) -> np.ndarray:
   observ = np.stack([np.asarray(o) for o in observs])
   if observ.dtype == np.float64:
@@ -83,10 +93,7 @@ class BatchEnv:
   def reset(self, indices: Sequence[int] | None = None,
             seeds: Sequence[int | None] | None = None) -> np.ndarray:
     """Reset the envs at `indices` (all when None); returns their observations."""
-    indices = range(len(self)) if indices is None else list(indices)
-    seeds = [None] * len(indices) if seeds is None else list(seeds)
-    if len(seeds) != len(indices):
-      raise ValueError(f'Got {len(seeds)} seeds for {len(indices)} envs.')
+    indices, seeds = reset_requests(indices, seeds, len(self))
     if not indices:
       space = self.observation_space
       return np.zeros((0,) + tuple(space.shape), space.dtype)

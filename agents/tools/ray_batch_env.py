@@ -158,10 +158,7 @@ class RayBatchEnv:
   def reset(self, indices: Sequence[int] | None = None,
             seeds: Sequence[int | None] | None = None) -> np.ndarray:
     """Reset the envs at `indices` (all when None); returns their observations."""
-    indices = list(range(self._size)) if indices is None else [int(i) for i in indices]
-    seeds = [None] * len(indices) if seeds is None else list(seeds)
-    if len(seeds) != len(indices):
-      raise ValueError(f'Got {len(seeds)} seeds for {len(indices)} envs.')
+    indices, seeds = batch_env_lib.reset_requests(indices, seeds, self._size)
     if not indices:
       space = self.observation_space
       return np.zeros((0,) + tuple(space.shape), space.dtype)

@@ -131,10 +131,7 @@ class WorkerBatchEnv:
   def reset(self, indices: Sequence[int] | None = None,
             seeds: Sequence[int | None] | None = None) -> np.ndarray:
     """Reset the envs at `indices` (all when None); returns their observations."""
-    indices = list(range(self._size)) if indices is None else [int(i) for i in indices]
-    seeds = [None] * len(indices) if seeds is None else list(seeds)
-    if len(seeds) != len(indices):
-      raise ValueError(f'Got {len(seeds)} seeds for {len(indices)} envs.')
+    indices, seeds = batch_env_lib.reset_requests(indices, seeds, self._size)
     busy = []
     for worker, part in zip(self._workers, self._slices):
       mine = [(i, s) for i, s in zip(indices, seeds) if part.start <= i < part.stop]
