@@ -75,20 +75,30 @@ def pendulum() -> gym.Env:
 gym.register('RaisingCounter-v0', entry_point=RaisingEnv, kwargs={'after': 40, 'duration': 1000})
 
 
-class NanAfter(gym.Wrapper):
+class NanAfter(gym.Env):
   """Pendulum whose `after`-th step (counted over its whole life) returns a NaN
   observation."""
+  metadata = {'render_modes': ['rgb_array'], 'render_fps': 30}
 
   def __init__(self, after: int = 300, render_mode: str | None = None) -> None:
-    super().__init__(gym.make('Pendulum-v1', render_mode=render_mode))
+    self._env = gym.make('Pendulum-v1', render_mode=render_mode)
+    self.observation_space = self._env.observation_space
+    self.action_space = self._env.action_space
+    self.render_mode = render_mode
     self._after, self._steps = after, 0
 
+  def reset(self, *, seed=None, options=None):
+    return self._env.reset(seed=seed, options=options)
+
   def step(self, action):
-    observ, reward, terminated, truncated, info = self.env.step(action)
+    observ, reward, terminated, truncated, info = self._env.step(action)
     self._steps += 1
     if self._steps == self._after:
       observ = np.full_like(observ, np.nan)
     return observ, reward, terminated, truncated, info
+
+  def render(self):
+    return self._env.render()
 
 
 class SequenceObservationEnv(CountingEnv):

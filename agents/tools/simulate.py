@@ -125,6 +125,22 @@ def make_run(env: InGraphEnv, algorithm: Algorithm, training: bool,
       error = take_host_error()
       if error is None:
         raise
+      _forget_failed_effects()
       raise error from None
 
   return run
+
+
+def _forget_failed_effects() -> None:
+  """Drop the runtime tokens of a program whose host call failed.
+
+  JAX keeps them and waits for them again at interpreter exit, where the same
+  error, already raised here as the original exception, would be printed a
+  second time as a traceback. (A private JAX API; jax is pinned in
+  pyproject.toml. Without it the only cost is that message.)
+  """
+  try:
+    from jax._src import dispatch
+    dispatch.runtime_tokens.clear()
+  except Exception:  # A JAX without this internal: keep the exit message.
+    pass

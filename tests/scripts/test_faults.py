@@ -222,3 +222,20 @@ def test_an_observation_space_without_a_flat_form_is_named(tmp_path, capfd):
                '--set', 'steps=128', config='cartpole') == 2
   line = _one_error_line(capfd)
   assert 'SequenceObservation-v0' in line and 'no flat Box form' in line
+
+
+def test_an_env_failure_leaves_one_line_also_when_the_process_exits(tmp_path):
+  """JAX would report a failed host call again at interpreter exit."""
+  import subprocess
+  import sys
+  root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  result = subprocess.run(
+      [sys.executable, '-m', 'agents.scripts.train', '--logdir', str(tmp_path),
+       '--config', 'pendulum', '--timestamp', 'run', *TINY,
+       '--set', 'env=tests.helpers:NanPendulum-v0', '--set', 'stagger=false',
+       '--set', 'steps=512', '--set', 'eval_every=256'],
+      capture_output=True, text=True, timeout=300, cwd=root)
+  assert result.returncode == 1
+  assert 'Traceback' not in result.stderr, result.stderr
+  lines = [line for line in result.stderr.splitlines() if line.strip()]
+  assert len(lines) == 1 and 'non-finite observation' in lines[0]
