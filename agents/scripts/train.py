@@ -103,8 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
   parser = make_parser()
   args = parser.parse_args(argv)
   if args.list:
-    for name, description in configs.describe():
-      print(f'{name:20s} {description}')
+    described = configs.describe()
+    width = max(len(name) for name, _ in described)
+    for name, description in described:
+      print(f'{name:{width}s}  {description}')
     return 0
   if not args.logdir or not args.config:
     parser.error('--logdir and --config are required (or --list).')

@@ -83,6 +83,14 @@ class Algorithm(abc.ABC):
     """Arrays to log (scalars and histograms); none by default."""
     return {}
 
+  def seed_axes(self, state: Any) -> Any:
+    """For several seeds in one program (vmapped): a pytree like `state` with 0
+    for leaves that differ per seed and None for leaves that all seeds share
+    because they step in lockstep (e.g. a counter that decides a `lax.cond`:
+    under vmap a per-seed predicate would run both branches on every step).
+    By default nothing is shared."""
+    return jax.tree_util.tree_map(lambda _: 0, state)
+
   def diagnose(self, learner: Any) -> str | None:
     """Host side, after training calls: what went wrong in the learner (e.g.
     'the gradients' became non-finite), or None while it is healthy."""

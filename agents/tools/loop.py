@@ -194,9 +194,10 @@ class Loop:
     if progress.state is None or phase.restart:
       algo = self._map(lambda k: self._algorithm.init(k, phase.env.spec, batch))(
           self._next_key())
-      algo = algo.replace(learner=self.learner)
-      progress.state = self._map(lambda a, k: simulate_lib.init_state(
+      state = self._map(lambda a, k: simulate_lib.init_state(
           phase.env, a, k))(algo, self._next_key())
+      progress.state = state.replace(
+          algo=self._share(state.algo).replace(learner=self.learner))
     else:
       progress.state = progress.state.replace(
           algo=progress.state.algo.replace(learner=self.learner))
@@ -242,6 +243,14 @@ class Loop:
   @staticmethod
   def _crossed(before: int, after: int, every: int) -> bool:
     return after // every > before // every
+
+  def _share(self, algo: Any) -> Any:
+    """With seeds: one copy of the leaves the algorithm says all seeds share."""
+    if self.num_seeds is None:
+      return algo
+    axes = self._algorithm.seed_axes(algo)
+    return jax.tree_util.tree_map(lambda axis, x: x if axis == 0 else x[0], axes,
+                                  algo, is_leaf=lambda axis: axis is None)
 
   def _per_seed(self, tree: Any) -> list[Any]:
     """The slices of a tree with a leading seed axis (the tree without seeds)."""

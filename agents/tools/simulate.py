@@ -101,7 +101,8 @@ def make_run(env: InGraphEnv, algorithm: Algorithm, training: bool,
 
   seeds: the state has a leading axis of independent runs (seeds) and `keys`
   are [steps, seeds, 2]; the scan is vmapped over them, so several seeds train
-  in one program (JAX-native envs only). Outputs are then [seeds, steps, batch].
+  in one program (JAX-native envs only). Leaves that `algorithm.seed_axes`
+  marks as shared have no seed axis. Outputs are then [seeds, steps, batch].
   """
   step = simulate(env, algorithm, training)
   take_host_error = getattr(env, 'take_host_error', None)
@@ -113,7 +114,13 @@ def make_run(env: InGraphEnv, algorithm: Algorithm, training: bool,
     if take_host_error is not None:
       raise ValueError('Several seeds in one program need a JAX-native env '
                        '(e.g. gymnax); host envs cannot be vmapped.')
-    return jax.jit(jax.vmap(run_steps, in_axes=(0, 1)))
+
+    def run_seeds(state: SimState, keys: jax.Array) -> tuple[SimState, StepOutput]:
+      axes = SimState(env=jax.tree_util.tree_map(lambda _: 0, state.env),
+                      algo=algorithm.seed_axes(state.algo), score=0, length=0)
+      return jax.vmap(run_steps, in_axes=(axes, 1), out_axes=(axes, 0))(state, keys)
+
+    return jax.jit(run_seeds)
   compiled = jax.jit(run_steps)
   if take_host_error is None:
     return compiled

@@ -213,6 +213,12 @@ class PPO(Algorithm):
     return jax.lax.cond(state.index >= self._config.update_every,
                         self._update, lambda s: s, state)
 
+  def seed_axes(self, state: PPOState) -> Any:
+    """Seeds step in lockstep, so the rollout index is shared: the update's
+    `lax.cond` then stays a branch instead of running on every step."""
+    axes = jax.tree_util.tree_map(lambda _: 0, state)
+    return axes.replace(index=None)
+
   def metrics(self, state: PPOState) -> dict[str, jax.Array]:
     metrics = dict(state.learner.metrics)
     rollout = state.rollout
@@ -251,9 +257,10 @@ class PPO(Algorithm):
   # Training ---------------------------------------------------------------
 
   def _update(self, state: PPOState) -> PPOState:
-    """Train on the full rollout unless an earlier update failed."""
-    return jax.lax.cond(state.learner.failure == 0, self._train, lambda s: s.replace(
-        index=jnp.zeros_like(s.index)), state)
+    """Train on the full rollout unless an earlier update failed; a new rollout
+    starts either way (the index is a constant, so it stays shared by seeds)."""
+    state = jax.lax.cond(state.learner.failure == 0, self._train, lambda s: s, state)
+    return state.replace(index=jnp.zeros((), jnp.int32))
 
   def _train(self, state: PPOState) -> PPOState:
     """Train on the full rollout, then let the normalizers absorb it."""
@@ -291,7 +298,7 @@ class PPO(Algorithm):
     learner = jax.tree_util.tree_map(
         lambda new, old: jnp.where(failure == 0, new, old), trained, learner)
     learner = learner.replace(failure=failure)
-    return state.replace(learner=learner, index=jnp.zeros_like(state.index))
+    return state.replace(learner=learner)
 
   def _lr_scales(self, learner: Learner, rollout_steps: int
                  ) -> tuple[jax.Array, jax.Array]:
