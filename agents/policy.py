@@ -95,6 +95,7 @@ class Policy:
       raise PolicyLoadError(f'Cannot load {checkpoint_path}: {error}') from None
     self._key = jax.random.PRNGKey(seed)
     self._state = None                       # The algorithm's per-row state.
+    self._batch = 0                          # Rows of that state.
     self._starts: np.ndarray | None = None   # Rows that start an episode next; None: all.
     training = not deterministic
 
@@ -127,9 +128,10 @@ class Policy:
                        f'[n, *{shape}], got {observ.shape}.')
     batch = observ[None] if single else observ
     n = batch.shape[0]
-    if self._state is None or self._state.first.shape[0] != n:
+    if self._state is None or self._batch != n:
       state = self._algorithm.init(jax.random.PRNGKey(0), self.spec, n)
       self._state = state.replace(learner=self._learner)
+      self._batch = n
       self._starts = None
     starts = np.ones(n, bool) if self._starts is None else self._starts
     self._key, key = jax.random.split(self._key)
