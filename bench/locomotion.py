@@ -75,6 +75,21 @@ def table(results: list[dict], configs: list[str]) -> str:
   return '\n'.join(lines)
 
 
+def _without_paths(argv: list[str]) -> list[str]:
+  """The arguments without the options that name local paths."""
+  kept, skip = [], False
+  for arg in argv:
+    if skip:
+      skip = False
+      continue
+    if arg in ('--logdir', '--out', '--combined'):
+      skip = True
+      continue
+    if not arg.startswith(('--logdir=', '--out=', '--combined=')):
+      kept.append(arg)
+  return kept
+
+
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--configs', nargs='+',
@@ -118,7 +133,7 @@ def main() -> None:
           os.symlink(os.path.join(args.logdir, f'seed{seed}-{config}'), link)
     plot.plot(together, args.combined)
   markdown = table(results, args.configs)
-  command = 'python bench/locomotion.py ' + ' '.join(sys.argv[1:])
+  command = 'python bench/locomotion.py ' + ' '.join(_without_paths(sys.argv[1:]))
   with open(os.path.join(args.out, f'{args.name}.md'), 'w') as stream:
     stream.write(f'Made by `{command.strip()}`.\n\n{markdown}\n')
   print(markdown)

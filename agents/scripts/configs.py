@@ -231,7 +231,7 @@ def ant() -> AttrDict:
 
 
 def humanoid() -> AttrDict:
-  """Humanoid-v5 (MuJoCo; episodes end by falling) with PPO, 3M steps."""
+  """Humanoid-v5 (MuJoCo, ends by falling), 3M steps: eval 869 (one seed), ~13 min."""
   config = locomotion()
   with config.unlocked:
     config.env = 'Humanoid-v5'
