@@ -12,8 +12,7 @@ Names are imported lazily, so `import agents` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from agents import _lazy
 
 __version__ = '0.1.0'
 
@@ -26,9 +25,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-  if name not in _EXPORTS:
-    raise AttributeError(f"module 'agents' has no attribute '{name}'")
-  return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = _lazy.exports('agents', _EXPORTS)

@@ -114,3 +114,18 @@ def test_a_recurrent_policy_keeps_its_state_until_reset(tmp_path):
   after = policy(batch)
   np.testing.assert_allclose(after[0], start[0], rtol=1e-6)
   assert not np.allclose(after[1], start[1])
+
+
+def test_importing_the_packages_is_cheap_and_names_resolve_on_use():
+  import subprocess
+  import sys
+  program = ('import sys, agents, agents.tools as tools\n'
+             "assert 'jax' not in sys.modules, 'import agents pulled in JAX'\n"
+             'assert tools.wrappers.__name__ == "agents.tools.wrappers"\n'
+             'assert tools.BatchEnv.__name__ == "BatchEnv"\n'
+             'assert callable(agents.load_policy)\n'
+             'try:\n  agents.nope\nexcept AttributeError as error:\n'
+             '  assert "no attribute \'nope\'" in str(error)\n')
+  result = subprocess.run([sys.executable, '-c', program], capture_output=True,
+                          text=True, timeout=120)
+  assert result.returncode == 0, result.stderr

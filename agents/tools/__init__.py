@@ -4,8 +4,7 @@ Names are imported lazily so that worker processes, which import only what
 they need, do not pay for JAX at start-up.
 """
 
-import importlib
-from typing import Any
+from agents import _lazy
 
 _EXPORTS = {
     'AttrDict': 'agents.tools.attr_dict',
@@ -26,14 +25,9 @@ _EXPORTS = {
     'simulate': 'agents.tools.simulate',
     'Loop': 'agents.tools.loop',
     'Phase': 'agents.tools.loop',
+    'RayBatchEnv': 'agents.tools.ray_batch_env',
     'wrappers': 'agents.tools.wrappers',
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-  if name not in _EXPORTS:
-    raise AttributeError(f"module 'agents.tools' has no attribute '{name}'")
-  module = importlib.import_module(_EXPORTS[name])
-  return module if name == 'wrappers' else getattr(module, name)
+__getattr__ = _lazy.exports('agents.tools', _EXPORTS)
