@@ -2,6 +2,7 @@
 
 import json
 import os
+import threading
 import time
 
 import numpy as np
@@ -40,6 +41,32 @@ def test_steps_and_resets_subsets_in_order():
       env.step(np.zeros((3, 1)))
 
 
+def test_a_stranger_without_the_key_cannot_connect_and_the_port_closes(monkeypatch):
+  """The actors' connections are authenticated; the port is open only during start-up."""
+  from multiprocessing.connection import AuthenticationError, Client
+  from agents.tools import ray_batch_env
+  refused = []
+
+  class ListenerWithStranger(ray_batch_env.Listener):
+    def __init__(self, *args, **kwargs):
+      super().__init__(*args, **kwargs)
+      threading.Thread(target=self.stranger, daemon=True).start()
+
+    def stranger(self):
+      try:
+        Client(self.address, authkey=b'wrong key')
+      except (AuthenticationError, EOFError, ConnectionError) as error:
+        refused.append(error)
+
+  monkeypatch.setattr(ray_batch_env, 'Listener', ListenerWithStranger)
+  with _batch([lambda i=i: helpers.CountingEnv(i, duration=3) for i in range(4)]) as env:
+    np.testing.assert_array_equal(env.reset()[:, 0], [0, 1, 2, 3])
+    assert env.listen_address[0] == '127.0.0.1'
+    with pytest.raises(ConnectionRefusedError):
+      Client(env.listen_address, authkey=b'wrong key')
+  assert refused and isinstance(refused[0], AuthenticationError)
+
+
 @pytest.mark.parametrize('constructor, error, text', [
     (lambda: helpers.RaisingEnv(after=1), 'WorkerError', 'deliberate failure inside step'),
     (helpers.SuicideEnv, 'WorkerDiedError', 'died during step()'),
@@ -47,7 +74,7 @@ def test_steps_and_resets_subsets_in_order():
 ])
 def test_failures_name_the_env_and_never_hang(constructor, error, text):
   env = _batch([helpers.counting_env, constructor, helpers.counting_env], timeout=3.0)
-  pids = [ray.get(actor.pid.remote()) for actor in env._actors]
+  pids = env.actor_pids
   try:
     env.reset()
     start = time.time()
