@@ -66,16 +66,19 @@ def run_together(config: str, seeds: int, logdir: str, extra: list[str]) -> dict
                   *map(str, range(seeds)), '--quiet', *extra], check=True,
                  stdout=subprocess.DEVNULL)
   wall = time.time() - start
-  finals, rates = [], []
+  finals, rates, steady = [], [], []
   for seed in range(seeds):
     path = os.path.join(logdir, f'together-{config}-seed{seed}', 'metrics.jsonl')
     with open(path) as stream:
       reports = [json.loads(line) for line in stream]
     train = [r for r in reports if r['phase'] == 'train']
     rates.append(train[-1]['step'] / train[-1]['train_time'])
+    steady.append((train[-1]['step'] - train[0]['step']) /
+                  (train[-1]['train_time'] - train[0]['train_time']))
     finals.append([r for r in reports if r['phase'] == 'eval'][-1]['mean_score'])
   return {'config': f'{config}[{seeds} seeds in one program]',
-          'total_steps_per_s': sum(rates), 'final_evals': finals,
+          'total_steps_per_s': sum(rates), 'total_steady_steps_per_s': sum(steady),
+          'final_evals': finals,
           'compile_s': reports[-1]['compile_time'], 'process_wall_s': wall}
 
 
@@ -117,10 +120,16 @@ def main() -> None:
       together = run_together(config, args.together, logdir, extra)
       single = statistics.median(r['steps_per_s'] for r in results
                                  if r['config'] == config)
+      single_steady = statistics.median(r['steady_steps_per_s'] for r in results
+                                        if r['config'] == config)
       together['ratio_to_one_seed'] = together['total_steps_per_s'] / single
+      together['steady_ratio_to_one_seed'] = (
+          together['total_steady_steps_per_s'] / single_steady)
       print(f"{together['config']}: {together['total_steps_per_s']:,.0f} env-steps/s "
             f"in total = {together['ratio_to_one_seed']:.2f} x one seed's "
-            f"{single:,.0f}; final evals "
+            f"{single:,.0f} ({together['total_steady_steps_per_s']:,.0f} after the "
+            f"first report = {together['steady_ratio_to_one_seed']:.2f} x "
+            f"{single_steady:,.0f}); final evals "
             f"{' '.join(f'{x:.1f}' for x in together['final_evals'])}; compile "
             f"{together['compile_s']:.1f} s; whole run {together['process_wall_s']:.1f} s",
             flush=True)

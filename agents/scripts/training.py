@@ -34,6 +34,21 @@ def enable_compilation_cache() -> None:
         os.environ.get('AGENTS_JAX_CACHE_MIN_SECS', 0.5)))
 
 
+def use_cpu_devices(count: int) -> int:
+  """Give JAX's CPU backend `count` devices (capped at the cores), before JAX starts.
+
+  `--seeds` splits its seed axis over devices; on the CPU each device is a
+  thread of its own, so the seeds use several cores. Returns the CPU devices
+  JAX has: the old number when JAX has already run something in this process.
+  """
+  count = max(1, min(count, os.cpu_count() or 1))
+  try:
+    jax.config.update('jax_num_cpu_devices', count)
+  except RuntimeError:   # JAX has started; its devices stay as they are.
+    pass
+  return len(jax.devices('cpu'))
+
+
 def make_loop(config: AttrDict, key: jax.Array, callbacks: dict
               ) -> tuple[Loop, Any, list[Any]]:
   """The Loop of a config (train and eval phases), its algorithm and envs."""
@@ -150,9 +165,11 @@ def run_targets(targets: list[RunTarget], config_name: str, timestamp: str,
   metrics, TensorBoard files and checkpoints; the seeds resume together from
   the newest step that all of them have a checkpoint of.
   """
-  enable_compilation_cache()
   config = targets[0].config
   seeded = len(targets) > 1
+  if seeded:
+    use_cpu_devices(len(targets))
+  enable_compilation_cache()
   for target in targets:
     checkpoint.remove_temporaries(target.checkpoints)  # Left by a killed save.
   stop = {'requested': False}
@@ -197,6 +214,9 @@ def run_targets(targets: list[RunTarget], config_name: str, timestamp: str,
     for target in targets:
       _write_run_files(target.run_dir, target.config, config_name, timestamp)
       summaries.append(Summaries(target.run_dir, resume_step=loop.step))
+    if seeded and not quiet:
+      print(f'{len(targets)} seeds in one program, split over {loop.seed_devices} '
+            f'{jax.devices()[0].platform.upper()} device(s).', file=sys.stderr)
     progress = Progress(config.steps, loop.step, quiet)
 
     def request_stop(signum, frame):
@@ -251,8 +271,9 @@ def _seed_slice(state: dict, index: int, seeded: bool) -> dict:
   """One seed's part of the Loop's state_dict (the learner and key per seed)."""
   if not seeded:
     return state
+  learner, key = jax.device_get((state['learner'], state['key']))  # Sliced on the host.
   pick = lambda tree: jax.tree_util.tree_map(lambda x: x[index], tree)
-  return dict(state, learner=pick(state['learner']), key=pick(state['key']))
+  return dict(state, learner=pick(learner), key=pick(key))
 
 
 def _resume(targets: list[RunTarget], loop: Loop, seeded: bool) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from typing import Any, Callable
@@ -108,6 +109,9 @@ class Loop:
   the run with `PRNGKey(k)` (up to the rounding of batched kernels). The
   learner and the key then have a leading seed axis; reports carry
   `seed_index`, and `on_metrics` receives arrays with a leading seed axis.
+  The seed axis is sharded over as many devices as divide the seed count
+  (`seed_devices`; on the CPU see `training.use_cpu_devices`), so the seeds
+  of one program run on several cores or accelerators at once.
   """
 
   def __init__(self, algorithm: Algorithm, phases: list[Phase], key: jax.Array,
@@ -127,6 +131,13 @@ class Loop:
     self.num_seeds = int(key.shape[0]) if key.ndim == 2 else None
     seeded = self.num_seeds is not None
     self._map = jax.vmap if seeded else (lambda fn: fn)
+    self.seed_devices = seed_devices(self.num_seeds) if seeded else 1
+    self._seed_sharding = None
+    if self.seed_devices > 1:
+      mesh = jax.sharding.Mesh(jax.devices()[:self.seed_devices], ('seeds',))
+      self._seed_sharding = (
+          jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('seeds')),
+          jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
     self._progress = {phase.name: _PhaseProgress(
         simulate_lib.make_run(phase.env, algorithm, phase.training, seeds=seeded),
         num_seeds=self.num_seeds or 1)
@@ -182,7 +193,7 @@ class Loop:
     """jax.random.split, per seed: [num, 2], or [num, seeds, 2] with seeds."""
     if self.num_seeds is None:
       return jax.random.split(key, num)
-    return jnp.swapaxes(jax.vmap(lambda k: jax.random.split(k, num))(key), 0, 1)
+    return _split_seeds(key, num)
 
   def _next_key(self) -> jax.Array:
     self._key, key = self._split(self._key)
@@ -192,6 +203,8 @@ class Loop:
     progress = self._progress[phase.name]
     batch = phase.env.num_agents
     if progress.state is None or phase.restart:
+      # Not jitted: under jax 0.10.2 a jitted, vmapped PPO init froze the CPU
+      # backend for good in about half of 4-seed runs (seen 2026-11-30).
       algo = self._map(lambda k: self._algorithm.init(k, phase.env.spec, batch))(
           self._next_key())
       state = self._map(lambda a, k: simulate_lib.init_state(
@@ -201,6 +214,7 @@ class Loop:
     else:
       progress.state = progress.state.replace(
           algo=progress.state.algo.replace(learner=self.learner))
+    progress.state = self._place(progress.state)
     budget = phase.steps
     if phase.training:
       budget = min(budget, max_step - self.step)
@@ -244,6 +258,17 @@ class Loop:
   def _crossed(before: int, after: int, every: int) -> bool:
     return after // every > before // every
 
+  def _place(self, tree: Any) -> Any:
+    """With seeds on several devices: leaves with a seed axis split over them."""
+    if self._seed_sharding is None:
+      return tree
+    split, whole = self._seed_sharding
+
+    def place(x: jax.Array) -> jax.Array:
+      sharding = split if x.ndim and x.shape[0] == self.num_seeds else whole
+      return x if getattr(x, 'sharding', None) == sharding else jax.device_put(x, sharding)
+    return jax.tree_util.tree_map(place, tree)
+
   def _share(self, algo: Any) -> Any:
     """With seeds: one copy of the leaves the algorithm says all seeds share."""
     if self.num_seeds is None:
@@ -256,7 +281,10 @@ class Loop:
     """The slices of a tree with a leading seed axis (the tree without seeds)."""
     if self.num_seeds is None:
       return [tree]
-    return [jax.tree_util.tree_map(lambda x: x[index], tree)
+    # One copy to the host, sliced there: slicing on the device costs a dispatch
+    # per leaf and seed (or a program with cross-device copies when sharded).
+    host = jax.device_get(tree)
+    return [jax.tree_util.tree_map(lambda x: x[index], host)
             for index in range(self.num_seeds)]
 
   def _collect(self, progress: _PhaseProgress, output: Any) -> None:
@@ -303,3 +331,16 @@ class Loop:
   def _checkpoint(self) -> None:
     self._last_checkpoint = self.step
     self._on_checkpoint(self)
+
+
+def seed_devices(num_seeds: int) -> int:
+  """How many of JAX's devices the seed axis is split over: the most that divide it."""
+  available = len(jax.devices())
+  return max(count for count in range(1, min(available, num_seeds) + 1)
+             if num_seeds % count == 0)
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _split_seeds(key: jax.Array, num: int) -> jax.Array:
+  """jax.random.split of every seed's key: [seeds, 2] -> [num, seeds, 2]."""
+  return jnp.swapaxes(jax.vmap(lambda k: jax.random.split(k, num))(key), 0, 1)

@@ -153,9 +153,16 @@ def test_programs_that_step_host_envs_are_kept_in_the_compilation_cache(tmp_path
 
 def test_seeds_train_side_by_side_and_match_single_runs(tmp_path):
   seeds_dir, single_dir = tmp_path / 'seeds', tmp_path / 'single'
-  assert train.main(['--logdir', str(seeds_dir), '--config', 'pendulum',
-                     '--timestamp', 'run', *TINY, '--set', 'steps=256',
-                     '--seeds', '0', '2']) == 0
+  # In a process of its own, so that JAX starts with a CPU device per core
+  # and the two seeds run on two devices (one where the machine has one core).
+  result = subprocess.run(
+      [sys.executable, '-m', 'agents.scripts.train', '--logdir', str(seeds_dir),
+       '--config', 'pendulum', '--timestamp', 'run',
+       *[item for item in TINY if item != '--quiet'], '--set', 'steps=256',
+       '--seeds', '0', '2'], capture_output=True, text=True, timeout=240)
+  assert result.returncode == 0, result.stderr
+  devices = min(2, os.cpu_count() or 1)
+  assert f'2 seeds in one program, split over {devices} CPU device(s).' in result.stderr
   for seed in (0, 2):
     run_dir = seeds_dir / f'run-pendulum-seed{seed}'
     assert os.listdir(run_dir / 'checkpoints')

@@ -2,6 +2,7 @@ import jax
 import pytest
 
 from agents.tools import BatchEnv, InGraphBatchEnv, MockAlgorithm, MockEnvironment
+from agents.tools import loop as loop_lib
 from agents.tools.loop import Loop, Phase
 
 
@@ -130,3 +131,11 @@ def test_each_phase_compiles_its_run_once_whatever_the_budgets():
   # A report after every call that passed a multiple of 10 (not the visit's last).
   train = [r['phase_step'] for r in reports if r['phase'] == 'train']
   assert train[:3] == [12, 24, 36]
+
+
+@pytest.mark.parametrize('devices, seeds, expected', [
+    (1, 4, 1), (2, 4, 2), (2, 3, 1), (2, 1, 1), (8, 12, 6), (16, 5, 5)])
+def test_seeds_split_over_the_most_devices_that_divide_them(monkeypatch, devices,
+                                                            seeds, expected):
+  monkeypatch.setattr(loop_lib.jax, 'devices', lambda *args: list(range(devices)))
+  assert loop_lib.seed_devices(seeds) == expected
