@@ -31,6 +31,7 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 from multiprocessing import AuthenticationError
 from multiprocessing.connection import Client, Connection, Listener
 from typing import Any, Callable, Sequence
@@ -131,11 +132,15 @@ class RayBatchEnv:
     self._pids: list[int] = []
     self.listen_address: tuple[str, int] | None = None   # Where the actors connect.
     if not ray.is_initialized():
-      if address:
-        ray.init(address=address, log_to_driver=False)
-      else:
-        ray.init(_node_ip_address='127.0.0.1', include_dashboard=False,
-                 log_to_driver=False, configure_logging=False)
+      with warnings.catch_warnings():
+        # Ray starts its processes with fork + exec, which is safe beside JAX's
+        # threads; JAX's at-fork hook would still warn about each one.
+        warnings.filterwarnings('ignore', r'os\.fork\(\) was called', RuntimeWarning)
+        if address:
+          ray.init(address=address, log_to_driver=False)
+        else:
+          ray.init(_node_ip_address='127.0.0.1', include_dashboard=False,
+                   log_to_driver=False, configure_logging=False)
       self._started_ray = True
     self._size = len(constructors)
     self._timeout = timeout
