@@ -114,6 +114,16 @@ class _EnvActor:
       return ('error', f'(in env {self._current})\n' + traceback.format_exc())
 
 
+def connect_host(nodes: list[dict], node_id: str) -> str:
+  """Where the actors connect back to: 127.0.0.1 while Ray has only this node
+  (the connections never leave the machine), else this node's address in the
+  cluster. `nodes` as `ray.nodes()` lists them."""
+  alive = [node for node in nodes if node.get('Alive', True)]
+  if all(node['NodeID'] == node_id for node in alive):
+    return '127.0.0.1'
+  return next(node['NodeManagerAddress'] for node in alive if node['NodeID'] == node_id)
+
+
 class RayBatchEnv:
   """`len(constructors)` envs over `num_actors` Ray actors; see the module doc."""
 
@@ -189,12 +199,7 @@ class RayBatchEnv:
   def _connect(self) -> None:
     """Have every actor connect back; the step traffic then bypasses Ray's calls."""
     ray = self._ray
-    node_id = ray.get_runtime_context().get_node_id()
-    nodes = [node for node in ray.nodes() if node.get('Alive', True)]
-    host = '127.0.0.1'   # One machine: the connections never leave it.
-    if any(node['NodeID'] != node_id for node in nodes):
-      host = next(node['NodeManagerAddress'] for node in nodes
-                  if node['NodeID'] == node_id)
+    host = connect_host(ray.nodes(), ray.get_runtime_context().get_node_id())
     authkey = secrets.token_bytes(32)
     self._listener = Listener((host, 0), authkey=authkey)
     self.listen_address = self._listener.address

@@ -67,6 +67,15 @@ def test_a_stranger_without_the_key_cannot_connect_and_the_port_closes(monkeypat
   assert refused and isinstance(refused[0], AuthenticationError)
 
 
+def test_actors_connect_to_loopback_on_one_node_and_to_this_nodes_address_in_a_cluster():
+  from agents.tools.ray_batch_env import connect_host
+  me = {'NodeID': 'a', 'NodeManagerAddress': '10.0.0.5', 'Alive': True}
+  other = {'NodeID': 'b', 'NodeManagerAddress': '10.0.0.6', 'Alive': True}
+  assert connect_host([me], 'a') == '127.0.0.1'
+  assert connect_host([me, dict(other, Alive=False)], 'a') == '127.0.0.1'
+  assert connect_host([other, me], 'a') == '10.0.0.5'
+
+
 @pytest.mark.parametrize('constructor, error, text', [
     (lambda: helpers.RaisingEnv(after=1), 'WorkerError', 'deliberate failure inside step'),
     (helpers.SuicideEnv, 'WorkerDiedError', 'died during step()'),
