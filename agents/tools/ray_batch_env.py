@@ -18,8 +18,9 @@ batch started Ray, shuts it down.
 Without `address`, a local Ray instance is started (node address 127.0.0.1,
 dashboard off; Ray >= 2.59 turns its token authentication on by default).
 While Ray has this one node, the connections use 127.0.0.1; in a cluster of
-several nodes they go to this node's address as Ray knows it: keep the cluster on a private network (the connections are
-authenticated, not encrypted).
+several nodes they go to this node's address as Ray knows it: keep the
+cluster on a private network (the connections are authenticated, not
+encrypted).
 """
 
 from __future__ import annotations
