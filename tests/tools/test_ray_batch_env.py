@@ -116,3 +116,31 @@ def test_the_training_program_runs_on_ray_actors(tmp_path):
                      '--quiet']) == 0
   with open(tmp_path / 'r-pendulum' / 'metrics.jsonl') as stream:
     assert max(json.loads(line)['step'] for line in stream) == 128
+
+
+def test_ctrl_c_saves_a_checkpoint_and_leaves_no_actor(tmp_path):
+  """Ctrl-C reaches the whole process group, Ray's actors included."""
+  import signal
+  import subprocess
+  import sys
+  process = subprocess.Popen(
+      [sys.executable, '-m', 'agents.scripts.train', '--logdir', str(tmp_path),
+       '--config', 'pendulum', '--timestamp', 'r', '--set', 'env_processes=true',
+       '--set', 'process_backend=ray', '--set', 'num_agents=4', '--set', 'steps=10000000',
+       '--set', 'report_every=512', '--quiet'],
+      start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+      env=dict(os.environ, PYTHONPATH=ROOT))
+  metrics = tmp_path / 'r-pendulum' / 'metrics.jsonl'
+  deadline = time.time() + 120
+  while time.time() < deadline and not (metrics.exists() and metrics.read_text()):
+    time.sleep(0.5)
+  os.killpg(process.pid, signal.SIGINT)
+  _, err = process.communicate(timeout=60)
+  assert process.returncode == 130, err
+  assert 'checkpoint saved' in err and 'Traceback' not in err
+  assert os.listdir(tmp_path / 'r-pendulum' / 'checkpoints')
+  time.sleep(1.0)
+  actors = [p for p in psutil.process_iter(['cmdline'])
+            if '_EnvActor' in ' '.join(p.info['cmdline'] or [])
+            and p.status() != psutil.STATUS_ZOMBIE]
+  assert not actors, 'Ctrl-C left Ray actors running'
