@@ -36,8 +36,9 @@ class Phase:
     only at the end of the run.
     Reports, logs and checkpoints happen after the call in which the phase's
     step counter passes a multiple of their interval.
-  restart: start fresh episodes (env.init) on every visit; by default true for
-    phases that do not train, so that each evaluation replays the same seeds.
+  restart: start fresh episodes (env.init) on every visit, from the algorithm
+    state of the phase's first visit with the current learner; by default true
+    for phases that do not train, so that each evaluation replays the same seeds.
   steps_per_call: batch steps scanned per call from Python. Every call of a
     phase scans this many, so each phase compiles its program once, whatever
     the budgets and intervals are.
@@ -80,6 +81,7 @@ class _PhaseProgress:
   num_seeds: int = 1
   steps: int = 0                          # Env-steps run in this phase, all visits.
   state: simulate_lib.SimState | None = None
+  initial_algo: Any = None                # The algorithm's state from its first init.
   scores: list = dataclasses.field(default_factory=list)
   lengths: list = dataclasses.field(default_factory=list)
 
@@ -203,10 +205,15 @@ class Loop:
     progress = self._progress[phase.name]
     batch = phase.env.num_agents
     if progress.state is None or phase.restart:
-      # Not jitted: under jax 0.10.2 a jitted, vmapped PPO init froze the CPU
-      # backend for good in about half of 4-seed runs (seen 2026-11-30).
-      algo = self._map(lambda k: self._algorithm.init(k, phase.env.spec, batch))(
-          self._next_key())
+      algo_key = self._next_key()
+      if progress.initial_algo is None:
+        # Not jitted: under jax 0.10.2 a jitted, vmapped PPO init froze the CPU
+        # backend for good in about half of 4-seed runs (seen 2026-11-30). Op by
+        # op it costs ~0.2 s, so later visits reuse the first visit's state
+        # (the learner in it is replaced below).
+        progress.initial_algo = self._map(
+            lambda k: self._algorithm.init(k, phase.env.spec, batch))(algo_key)
+      algo = progress.initial_algo
       state = self._map(lambda a, k: simulate_lib.init_state(
           phase.env, a, k))(algo, self._next_key())
       progress.state = state.replace(
