@@ -266,7 +266,11 @@ class Loop:
     return after // every > before // every
 
   def _place(self, tree: Any) -> Any:
-    """With seeds on several devices: leaves with a seed axis split over them."""
+    """With seeds on several devices: leaves with a seed axis split over them.
+
+    A shared leaf whose first dimension happens to equal the seed count is
+    split too; that changes its layout only, never its values.
+    """
     if self._seed_sharding is None:
       return tree
     split, whole = self._seed_sharding
