@@ -221,20 +221,24 @@ class RayBatchEnv:
     self._serving = [actor.serve.remote(self._listener.address, authkey)
                      for actor in self._actors]
     deadline = time.monotonic() + max(self._timeout, _START_TIMEOUT)
-    while thread.is_alive() and time.monotonic() < deadline:
+    failure = None
+    while thread.is_alive() and time.monotonic() < deadline and not failure:
       thread.join(0.1)
       done, _ = ray.wait(self._serving, timeout=0)
       if done and thread.is_alive():
-        ray.get(done)   # Raises what stopped the actor before it connected.
-        break
+        failure = _what_stopped(ray, done[0])
     if thread.is_alive():
       stop.set()
       try:   # Wake the accept() so the thread ends.
         socket.create_connection(self._listener.address, timeout=1).close()
       except OSError:
         pass
+      where = '%s:%d' % self.listen_address
+      if failure:
+        raise WorkerError(f'A Ray env actor could not connect back to {where}: {failure} '
+                          '(is that address reachable from the cluster?)')
       raise WorkerTimeoutError('The Ray env actors did not connect back to '
-                               f'{host} within {max(self._timeout, _START_TIMEOUT):.0f} s '
+                               f'{where} within {max(self._timeout, _START_TIMEOUT):.0f} s '
                                '(is that address reachable from the cluster?).')
     self._conns = [accepted[part.start][0] for part in self._slices]
     self._pids = [accepted[part.start][1] for part in self._slices]
@@ -335,3 +339,13 @@ class RayBatchEnv:
 
   def __exit__(self, *exc: Any) -> None:
     self.close()
+
+
+def _what_stopped(ray: Any, ref: Any) -> str:
+  """The last line of the error that ended an actor's call (e.g. a refused connection)."""
+  try:
+    ray.get(ref, timeout=0)
+  except Exception as error:
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return lines[-1].strip() if lines else type(error).__name__
+  return 'it stopped serving'

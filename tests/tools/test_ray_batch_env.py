@@ -76,6 +76,25 @@ def test_actors_connect_to_loopback_on_one_node_and_to_this_nodes_address_in_a_c
   assert connect_host([other, me], 'a') == '10.0.0.5'
 
 
+def test_actors_that_cannot_connect_back_give_an_error_not_a_hang(monkeypatch):
+  """E.g. a firewall between the nodes: the actors' connections are refused."""
+  from agents.tools import ray_batch_env
+  from agents.tools.process import WorkerError
+
+  class ListenerOnAnotherPort(ray_batch_env.Listener):
+    @property
+    def address(self):
+      host, _ = super().address
+      return host, 1   # Nothing listens there.
+
+  monkeypatch.setattr(ray_batch_env, 'Listener', ListenerOnAnotherPort)
+  start = time.time()
+  with pytest.raises(WorkerError, match=r'could not connect back to 127\.0\.0\.1:1: '
+                     r'.*Connection refused'):
+    _batch([helpers.counting_env, helpers.counting_env])
+  assert time.time() - start < 30
+
+
 @pytest.mark.parametrize('constructor, error, text', [
     (lambda: helpers.RaisingEnv(after=1), 'WorkerError', 'deliberate failure inside step'),
     (helpers.SuicideEnv, 'WorkerDiedError', 'died during step()'),
