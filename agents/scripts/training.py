@@ -215,8 +215,13 @@ def run_targets(targets: list[RunTarget], config_name: str, timestamp: str,
       _write_run_files(target.run_dir, target.config, config_name, timestamp)
       summaries.append(Summaries(target.run_dir, resume_step=loop.step))
     if seeded and not quiet:
+      devices = len(jax.devices())
+      hint = ''
+      if loop.seed_devices < min(devices, len(targets)):
+        hint = (f' (JAX splits the seeds only evenly: a multiple of {devices} seeds '
+                f'would use all {devices})')
       print(f'{len(targets)} seeds in one program, split over {loop.seed_devices} '
-            f'{jax.devices()[0].platform.upper()} device(s).', file=sys.stderr)
+            f'{jax.devices()[0].platform.upper()} device(s){hint}.', file=sys.stderr)
     progress = Progress(config.steps, loop.step, quiet)
 
     def request_stop(signum, frame):
