@@ -17,11 +17,14 @@ from agents import _lazy
 __version__ = '0.1.0'
 
 _EXPORTS = {
-    'train': 'agents.api',
-    'TrainingFailed': 'agents.api',
-    'load_policy': 'agents.policy',
-    'Policy': 'agents.policy',
-    'PolicyLoadError': 'agents.policy',
+    'train': 'agents.api:train',
+    'load_policy': 'agents.api:load_policy',
+    'Policy': 'agents.run.policy:Policy',
+    'RunOutcome': 'agents.run.outcome:RunOutcome',
+    'AgentsError': 'agents.errors:AgentsError',
+    'ConfigError': 'agents.errors:ConfigError',
+    'TrainingFailed': 'agents.errors:TrainingFailed',
+    'PolicyLoadError': 'agents.errors:PolicyLoadError',
 }
 
 __all__ = sorted(_EXPORTS)

@@ -11,15 +11,12 @@ from typing import Any, Callable
 
 
 def exports(package: str, names: dict[str, str]) -> Callable[[str], Any]:
-  """A module `__getattr__` for `names` (name -> module path).
-
-  A name that is the last part of its module path is the module itself
-  (e.g. 'wrappers': 'agents.tools.wrappers'); any other name is an attribute
-  of its module.
-  """
+  """A module `__getattr__` for `names`: name -> 'module.path:attribute', or
+  'module.path' for a name that is a module itself (e.g. 'wrappers')."""
   def __getattr__(name: str) -> Any:
     if name not in names:
       raise AttributeError(f"module '{package}' has no attribute '{name}'")
-    module = importlib.import_module(names[name])
-    return module if names[name].rsplit('.', 1)[-1] == name else getattr(module, name)
+    module_path, _, attribute = names[name].partition(':')
+    module = importlib.import_module(module_path)
+    return getattr(module, attribute) if attribute else module
   return __getattr__

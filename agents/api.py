@@ -1,58 +1,68 @@
-"""`agents.train(...)`: the training program, called from Python.
+"""`agents.train(...)` and `agents.load_policy(...)`: the package from Python.
 
-It runs the same code as `python -m agents.scripts.train` (the same checks,
-run directory, lock, checkpoints and resume), with overrides as keyword
-arguments: `agents.train('pendulum', steps=65_536, learning_rate=3e-4)`.
+`train` runs the same library code as `python -m agents.scripts.train` (the
+same checks, run directory, lock, checkpoints and resume), with config values
+as keyword arguments: `agents.train('pendulum', steps=65_536,
+learning_rate=3e-4)`. Both use the configs and networks of `agents.scripts`.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-from typing import Any
+from typing import Any, Callable
 
-from agents.scripts.configs import ConfigError
+from agents.core.reports import Report
+from agents.errors import ConfigError, TrainingFailed
+from agents.run import launch
+from agents.run import policy as policy_lib
+from agents.run.outcome import RunOutcome
+from agents.scripts import configs
 
-
-class TrainingFailed(RuntimeError):
-  """A run that ended without finishing (env failure, divergence, Ctrl-C).
-
-  outcome: the RunOutcome (exit code, run directory, message).
-  """
-
-  def __init__(self, outcome: Any) -> None:
-    super().__init__(outcome.message)
-    self.outcome = outcome
+__all__ = ['train', 'load_policy', 'ConfigError', 'TrainingFailed']
 
 
 def train(config: str = 'pendulum', logdir: str = './logdir',
           seed: int | None = None, timestamp: str | None = None,
           env_processes: bool | None = None, quiet: bool = True,
-          **overrides: Any) -> Any:
+          on_report: Callable[[Report], None] | None = None,
+          **values: Any) -> RunOutcome:
   """Train a named config; returns the RunOutcome (`run_dir`, `final_eval`).
 
-  overrides: config keys and values (`steps=65_536`), checked and typed as
-  `--set` values are. A `timestamp` of an existing run resumes it. Raises
-  ConfigError for bad input and TrainingFailed when the run does not finish.
+  values: config keys and values (`steps=65_536`), checked as `--set` values
+  are. A `timestamp` of an existing run resumes it. `on_report` is called
+  with every report (a `Report`). Raises ConfigError (and the other
+  UsageErrors) for bad input and TrainingFailed when the run does not finish.
   """
-  from agents.scripts import train as program
-  args = argparse.Namespace(
-      logdir=logdir, config=config, timestamp=timestamp, seed=seed,
-      env_processes=env_processes, quiet=quiet,
-      overrides=[f'{key}={_as_text(value)}' for key, value in overrides.items()])
+  if seed is not None:
+    values['seed'] = seed
+  if env_processes is not None:
+    values['env_processes'] = env_processes
+  progress = None
+  if not quiet:
+    from agents.scripts.train import Progress
+    progress = Progress(quiet=False)
+  report = _both(on_report, progress.report if progress else None)
   try:
-    outcome = program.run_training(args)
-  except program.UsageError as error:
-    raise ConfigError(str(error)) from None
-  if outcome.code != 0:
+    outcome = launch.train_named(configs.catalog(), config, logdir, timestamp, values,
+                                 report, progress.start if progress else None)
+  finally:
+    if progress:
+      progress.close()
+  if not outcome.ok:
     raise TrainingFailed(outcome)
   return outcome
 
 
-def _as_text(value: Any) -> str:
-  """A Python value as the text `--set` would take for it."""
-  if isinstance(value, bool) or value is None:
-    return json.dumps(value)
-  if isinstance(value, (list, tuple)):
-    return json.dumps(list(value))
-  return str(value)
+def _both(*callbacks: Callable[[Report], None] | None) -> Callable[[Report], None]:
+  chosen = [callback for callback in callbacks if callback]
+  return lambda report: [callback(report) for callback in chosen] and None
+
+
+def load_policy(run_dir: str, checkpoint: str | None = None,
+                deterministic: bool = True, seed: int = 0) -> policy_lib.Policy:
+  """The policy of a run's newest intact checkpoint (or of `checkpoint`).
+
+  deterministic: the distribution's mode (as evaluation runs it); else
+  sampled, with `seed`. Raises PolicyLoadError naming what is missing.
+  """
+  return policy_lib.load_policy(run_dir, configs.catalog(), checkpoint,
+                                deterministic, seed)

@@ -20,11 +20,11 @@ import functools
 import gymnasium as gym
 import numpy as np
 
-from agents.tools import make_batch_env
+from agents.envs import make_batch_env
 
 
 def make_env(env_id: str) -> gym.Env:
-  from agents.tools import mujoco_noise
+  from agents.envs import mujoco_noise
   if 'Cheetah' in env_id or 'v5' in env_id:
     mujoco_noise.install_warning_handler()
   return gym.make(env_id)

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 
-from agents.tools import checkpoint
+from agents.run import checkpoint
 
 RESUMED = re.compile(r'Resuming .* from step ([\d,]+) ')
 

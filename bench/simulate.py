@@ -16,8 +16,9 @@ import jax
 import numpy as np
 
 from agents.envs import GymnaxEnv
-from agents.tools import InGraphBatchEnv, MockAlgorithm, make_batch_env
-from agents.tools.simulate import init_state, make_run
+from agents.envs import InGraphBatchEnv, make_batch_env
+from agents.testing.mock_algorithm import MockAlgorithm
+from agents.core.simulate import init_state, make_run
 
 
 def simulate_rate(env, steps: int, repeats: int = 3) -> float:

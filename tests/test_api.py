@@ -8,8 +8,8 @@ import pytest
 
 import agents
 from agents.scripts import visualize
-from agents.scripts.configs import ConfigError
-from agents.tools import checkpoint
+from agents.errors import ConfigError
+from agents.run import checkpoint
 
 TINY = dict(num_agents=4, update_every=16, num_minibatches=2, update_epochs=1,
             policy_layers=[16], value_layers=[16], eval_agents=3,
@@ -25,7 +25,7 @@ def run(tmp_path_factory):
 def test_train_returns_the_run_directory_and_its_final_eval(run):
   assert run.code == 0 and run.run_dir.endswith('api-pendulum')
   assert os.path.exists(os.path.join(run.run_dir, 'config.yaml'))
-  assert run.final_eval['episodes'] == 3 and run.final_eval['step'] == 256
+  assert run.final_eval.episodes == 3 and run.final_eval.step == 256
   text = open(os.path.join(run.run_dir, 'config.yaml')).read()
   assert 'seed: 1' in text and 'policy_layers:\n- 16' in text
 
@@ -47,7 +47,7 @@ def test_a_gymnasium_loop_with_the_policy_gives_the_eval_phase_and_visualize_ret
       total += float(reward)
       done = terminated or truncated
     returns.append(total)
-  assert np.mean(returns) == pytest.approx(run.final_eval['mean_score'], rel=1e-4)
+  assert np.mean(returns) == pytest.approx(run.final_eval.mean_score, rel=1e-4)
   outdir = tmp_path / 'videos'
   assert visualize.main(['--logdir', run.run_dir, '--outdir', str(outdir),
                          '--num_episodes', '3', '--format', 'gif']) == 0

@@ -39,7 +39,7 @@ def test_an_old_run_resumes_where_it_stopped(legacy_run):
   before = open(os.path.join(run_dir, 'metrics.jsonl')).read().splitlines()
   run = agents.train('pendulum', logdir=str(logdir), timestamp='20261201T000000',
                      steps=12_288)
-  assert run.code == 0 and run.final_eval['step'] == 12_288
+  assert run.code == 0 and run.final_eval.step == 12_288
   after = open(os.path.join(run_dir, 'metrics.jsonl')).read().splitlines()
   assert after[:len(before)] == before and len(after) > len(before)
   steps = sorted(int(name[5:17]) for name in os.listdir(os.path.join(run_dir, 'checkpoints'))

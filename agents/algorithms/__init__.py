@@ -1,1 +1,1 @@
-"""Learning algorithms under the protocol of agents.tools.algorithm."""
+"""Learning algorithms under the protocol of agents.core.algorithm."""

@@ -1,6 +1,6 @@
 """EnvPool as a host batch env: MuJoCo (and other) envs stepped in C++ threads.
 
-`EnvPoolBatchEnv` has the interface of `agents.tools.BatchEnv` (explicit
+`EnvPoolBatchEnv` has the interface of `agents.envs.BatchEnv` (explicit
 `reset(indices)`, `step(actions)` returning observ, reward, terminated,
 truncated, infos), so `InGraphBatchEnv` bridges it into the compiled program
 like any host batch env.
@@ -23,7 +23,7 @@ from typing import Any, Sequence
 import gymnasium as gym
 import numpy as np
 
-from agents.tools import mujoco_noise
+from agents.envs import mujoco_noise
 
 INSTALL = "pip install -e '.[envpool]'"
 

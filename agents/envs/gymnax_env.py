@@ -9,8 +9,8 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from agents.tools import in_graph_env
-from agents.tools.in_graph_env import EnvSpec, EnvState
+from agents.core import in_graph_env
+from agents.core.in_graph_env import EnvSpec, EnvState
 
 
 @flax.struct.dataclass

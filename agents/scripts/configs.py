@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from agents.tools.attr_dict import AttrDict
-
-
-class ConfigError(ValueError):
-  """A config asks for something that cannot be built; the message says why."""
+from agents.parts.attr_dict import AttrDict
+from agents.run.catalog import Catalog
+from agents.errors import ConfigError
 
 
 def default() -> AttrDict:
@@ -263,16 +261,18 @@ CONFIGS: dict[str, Callable[[], AttrDict]] = {
 ALIASES = {'half_cheetah': 'cheetah'}
 
 
+def catalog() -> Catalog:
+  """These configs and the networks of scripts/networks.py, for the run layer."""
+  from agents.scripts import networks
+  return Catalog(configs=CONFIGS, default=default, networks=networks.NETWORKS,
+                 aliases=ALIASES)
+
+
 def get(name: str) -> AttrDict:
-  """The config called `name`, or a ValueError listing the known ones."""
-  name = ALIASES.get(name, name)
-  if name not in CONFIGS:
-    raise ConfigError(f"Unknown config '{name}'. Known: {', '.join(CONFIGS)} "
-                     '(see --list).')
-  return CONFIGS[name]()
+  """The config called `name`, or a ConfigError listing the known ones."""
+  return Catalog(CONFIGS, default, {}, ALIASES).config(name)
 
 
 def describe() -> list[tuple[str, str]]:
   """(name, one-line description) of every config, for --list."""
-  return [(name, (fn.__doc__ or '').strip().splitlines()[0])
-          for name, fn in CONFIGS.items()]
+  return Catalog(CONFIGS, default, {}, ALIASES).describe()

@@ -18,7 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from agents.parts.distributions import Categorical, DiagGaussian
-from agents.scripts.configs import ConfigError
+from agents.errors import ConfigError
+from agents.errors import UnsupportedActionSpace
 
 
 def _orthogonal(scale: float) -> Callable:
@@ -156,10 +157,6 @@ NETWORKS = {
 }
 
 
-class UnsupportedActionSpace(ConfigError):
-  """The network cannot produce actions of the env's action space."""
-
-
 def _require(ok: bool, name: str, needs: str, spec: Any, alternative: str) -> None:
   if not ok:
     found = (f'Discrete({spec.num_actions})' if spec.discrete
@@ -167,9 +164,3 @@ def _require(ok: bool, name: str, needs: str, spec: Any, alternative: str) -> No
     raise UnsupportedActionSpace(
         f"Network '{name}' needs a {needs} action space, but the env has "
         f"{found}. Use network={alternative} (--set network={alternative}).")
-
-
-def make_network(name: str, spec: Any, config: Any) -> nn.Module:
-  if name not in NETWORKS:
-    raise ConfigError(f"Unknown network '{name}'. Known: {', '.join(NETWORKS)}.")
-  return NETWORKS[name](spec, config)

@@ -32,7 +32,8 @@ import sys
 import time
 from typing import Any, Sequence
 
-from agents.scripts import config_checks, configs
+from agents.run import config_checks
+from agents.scripts import configs
 
 INSTALL = "pip install -e '.[ray]'"
 
@@ -69,11 +70,12 @@ def grid(config_name: str, sets: Sequence[str]) -> list[dict[str, str]]:
       raise SweepError(f"Malformed --set '{item}': expected KEY=V1,V2,...")
     axes.append([(key.strip(), value) for value in split_values(text)])
   points = [dict(combination) for combination in itertools.product(*axes)]
-  base = configs.get(config_name)
+  base_catalog = configs.catalog()
+  base = base_catalog.config(config_name)
   for point in points:
     config = config_checks.apply_overrides(
         base, [f'{key}={value}' for key, value in point.items()])
-    config_checks.validate(config)
+    config_checks.validate(config, base_catalog.network_names)
   return points
 
 

@@ -8,20 +8,16 @@ again with the same --timestamp resumes from the latest checkpoint.
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
 import sys
 from typing import Any, Sequence
 
 import yaml
 
-from agents.scripts import config_checks, configs
-from agents.tools.attr_dict import AttrDict
-from agents.tools.run_lock import RunDirLocked, lock_run_dir
-
-
-class UsageError(Exception):
-  """Bad input from the command line; printed as one line, no traceback."""
+from agents import errors
+from agents.core.reports import Report
+from agents.run import config_checks, launch, logs
+from agents.run.outcome import RunOutcome
+from agents.scripts import configs
 
 
 def parse_bool(text: str) -> bool:
@@ -58,124 +54,87 @@ def make_parser() -> argparse.ArgumentParser:
   return parser
 
 
-def resolve_config(args: argparse.Namespace, run_dir: str) -> tuple[AttrDict, bool]:
-  """The run's config: saved (when resuming) or named, then the overrides,
-  checked as a whole; a resume may not change the keys that shape its state."""
-  saved_path = os.path.join(run_dir, 'config.yaml')
-  resume = os.path.exists(saved_path)
-  named = configs.get(args.config)
-  if resume:
-    with open(saved_path) as stream:
-      saved = AttrDict.from_yaml(stream.read())
-    # Keys added to default() since the run started take their defaults.
-    config = named.copy()
-    with config.unlocked:
-      config.update({key: value for key, value in saved.items() if key in config})
-  else:
-    config = named
-  overrides = list(args.overrides)
+class Progress:
+  """A progress bar over training steps with speed and the latest scores."""
+
+  def __init__(self, quiet: bool) -> None:
+    self._quiet = quiet
+    self._bar: Any = None
+    self._scores: dict[str, float] = {}
+    self._rate = 0.0
+
+  def start(self, step: int, total: int) -> None:
+    from tqdm import tqdm
+    self._bar = tqdm(total=total, initial=step, unit='step', disable=self._quiet,
+                     dynamic_ncols=True, mininterval=1.0, file=sys.stderr)
+
+  def report(self, report: Report) -> None:
+    if self._bar is None:
+      return
+    if report.mean_score is not None:
+      self._scores[report.phase] = report.mean_score
+    if report.phase == 'train' and report.steps_per_second is not None:
+      self._rate = report.steps_per_second
+    self._bar.update(report.step - self._bar.n)
+    postfix = {f'{phase} score': f'{score:.1f}' for phase, score in self._scores.items()}
+    postfix['env-steps/s'] = f'{self._rate:,.0f}'
+    self._bar.set_postfix(postfix, refresh=False)
+
+  def close(self) -> None:
+    if self._bar is not None:
+      self._bar.close()
+
+
+def command_values(args: argparse.Namespace, catalog: Any) -> dict[str, Any]:
+  """The typed config values that the command line sets."""
+  values = config_checks.parse_overrides(catalog.config(args.config), args.overrides)
   if args.seed is not None:
-    overrides.append(f'seed={args.seed}')
+    values['seed'] = args.seed
   if args.env_processes is not None:
-    overrides.append(f'env_processes={str(args.env_processes).lower()}')
-  config = config_checks.apply_overrides(config, overrides)
-  config_checks.validate(config)
-  if resume:
-    config_checks.check_resume(saved, config)
-  return config, resume
+    values['env_processes'] = args.env_processes
+  return values
 
 
-def prepare_run_dir(logdir: str, name: str) -> str:
-  run_dir = os.path.join(logdir, name)
-  try:
-    os.makedirs(run_dir, exist_ok=True)
-    probe = os.path.join(run_dir, '.write-test')
-    with open(probe, 'w') as stream:
-      stream.write('ok')
-    os.remove(probe)
-  except OSError as error:
-    raise UsageError(f"Cannot write the log directory '{run_dir}': "
-                     f'{error.strerror or error}. Pick another --logdir.') from None
-  return run_dir
+def show(outcome: RunOutcome) -> None:
+  """The outcome's one line: stdout when done, stderr otherwise."""
+  if outcome.ok:
+    print(outcome.message)
+  elif outcome.code in (errors.EXIT_SIGINT, errors.EXIT_SIGTERM):
+    print(outcome.message, file=sys.stderr)
+  else:
+    print(f'error: {outcome.message}', file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
   parser = make_parser()
   args = parser.parse_args(argv)
+  catalog = configs.catalog()
   if args.list:
-    described = configs.describe()
+    described = catalog.describe()
     width = max(len(name) for name, _ in described)
     for name, description in described:
       print(f'{name:{width}s}  {description}')
     return 0
   if not args.logdir or not args.config:
     parser.error('--logdir and --config are required (or --list).')
+  logs.to_console()
+  progress = Progress(args.quiet)
   try:
+    values = command_values(args, catalog)
     if args.seeds:
-      return max(outcome.code for outcome in run_seeds(args))
-    return run_training(args).code
-  except (UsageError, configs.ConfigError, RunDirLocked) as error:
+      outcomes = launch.train_seeds(catalog, args.config, args.logdir, args.seeds,
+                                    args.timestamp, values, progress.report, progress.start)
+    else:
+      outcomes = [launch.train_named(catalog, args.config, args.logdir, args.timestamp,
+                                     values, progress.report, progress.start)]
+  except errors.AgentsError as error:
     print(f'error: {error}', file=sys.stderr)
-    return 2
-
-
-def run_training(args: argparse.Namespace) -> Any:
-  """Check, lock and train as the command line says; returns the RunOutcome.
-
-  Raises UsageError, ConfigError or RunDirLocked for bad input, before
-  anything is trained (the CLI prints them as one line, exit 2).
-  """
-  timestamp = args.timestamp or datetime.datetime.now().strftime('%Y%m%dT%H%M%S')
-  name = f'{timestamp}-{args.config}'
-  # The config is checked before anything is written, and again once the run
-  # directory is ours (another process may have written it meanwhile).
-  resolve_config(args, os.path.join(args.logdir, name))
-  run_dir = prepare_run_dir(args.logdir, name)
-  lock = lock_run_dir(run_dir)
-  try:
-    config, resume = resolve_config(args, run_dir)
-    from agents.scripts import training
-    return training.run(config, run_dir, args.config, timestamp, args.logdir,
-                        resume=resume, quiet=args.quiet)
+    return errors.exit_code_of(error)
   finally:
-    lock.close()
-
-
-def run_seeds(args: argparse.Namespace) -> list[Any]:
-  """`--seeds`: one run directory per seed, trained in one vmapped program."""
-  seeds = list(dict.fromkeys(args.seeds))
-  if args.seed is not None:
-    raise UsageError('--seed and --seeds exclude each other; give the seeds to --seeds.')
-  if min(seeds) < 0:
-    raise UsageError(f'Seeds must be >= 0, got {min(seeds)}.')
-  timestamp = args.timestamp or datetime.datetime.now().strftime('%Y%m%dT%H%M%S')
-  names = [f'{timestamp}-{args.config}-seed{seed}' for seed in seeds]
-  per_seed = [argparse.Namespace(**dict(vars(args), seed=seed)) for seed in seeds]
-  config, _ = resolve_config(per_seed[0], os.path.join(args.logdir, names[0]))
-  if config.env_backend != 'gymnax':
-    raise UsageError(
-        f"--seeds trains the seeds in one compiled program, which needs an in-graph "
-        f"env (env_backend=gymnax); '{args.config}' steps {config.env_backend} envs. "
-        f'Run its seeds with: python -m agents.scripts.sweep --logdir={args.logdir} '
-        f"--config={args.config} --seeds {' '.join(map(str, seeds))}")
-  for seed_args, name in zip(per_seed, names):
-    resolve_config(seed_args, os.path.join(args.logdir, name))
-  from agents.scripts import training
-  locks, targets = [], []
-  try:
-    for seed_args, name in zip(per_seed, names):
-      run_dir = prepare_run_dir(args.logdir, name)
-      locks.append(lock_run_dir(run_dir))
-      config, resume = resolve_config(seed_args, run_dir)
-      targets.append(training.RunTarget(config, run_dir, resume))
-    command = (f'python -m agents.scripts.train --logdir={args.logdir} '
-               f"--config={args.config} --timestamp={timestamp} --seeds "
-               f"{' '.join(map(str, seeds))}")
-    return training.run_targets(targets, args.config, timestamp, command,
-                                quiet=args.quiet)
-  finally:
-    for lock in locks:
-      lock.close()
+    progress.close()
+  for outcome in outcomes:
+    show(outcome)
+  return max(outcome.code for outcome in outcomes)
 
 
 if __name__ == '__main__':

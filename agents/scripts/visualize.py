@@ -23,8 +23,9 @@ import numpy as np
 # imageio starts ffmpeg with fork+exec, which is safe; JAX warns about any fork.
 warnings.filterwarnings('ignore', message='os.fork', category=RuntimeWarning)
 
-from agents.scripts.configs import ConfigError
-from agents.tools.attr_dict import AttrDict
+from agents.errors import ConfigError, UsageError
+from agents.scripts import configs
+from agents.parts.attr_dict import AttrDict
 
 GL_ADVICE = (
     'Rendering MuJoCo envs without a display needs EGL or OSMesa: install '
@@ -32,7 +33,7 @@ GL_ADVICE = (
     '`libosmesa6` and set MUJOCO_GL=osmesa.')
 
 
-class VisualizeError(Exception):
+class VisualizeError(UsageError):
   """A problem with the run directory or rendering; printed as one line."""
 
 
@@ -42,16 +43,17 @@ def render_episodes(config: AttrDict, checkpoint_path: str, num_episodes: int,
                     downsample: int = 1) -> dict:
   """Run and record `num_episodes` deterministic episodes; returns the stats."""
   import imageio
-  from agents.policy import Policy
-  from agents.scripts import build
-  from agents.tools.in_graph_env import EnvSpec
+  from agents.run.policy import Policy
+  from agents.run import build
+  from agents.core.in_graph_env import EnvSpec
   if config.env_backend == 'gymnax':
     print(f"Rendering with Gymnasium's '{config.env}' (gymnax envs do not "
           'render frames); its episodes differ from the gymnax evaluation.',
           file=sys.stderr)
   env = build.env_constructor(config, render=True)()
   policy = Policy(config, checkpoint_path,
-                  EnvSpec.from_spaces(env.observation_space, env.action_space))
+                  EnvSpec.from_spaces(env.observation_space, env.action_space),
+                  configs.catalog())
   returns, lengths, videos = [], [], []
   os.makedirs(outdir, exist_ok=True)
   try:
@@ -116,9 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
   parser.add_argument('--downsample', type=int, default=1,
                       help='Keep every k-th pixel row and column (smaller files).')
   args = parser.parse_args(argv)
-  from agents.policy import PolicyLoadError, read_run
+  from agents.run.policy import PolicyLoadError, read_run
   try:
-    config, name, checkpoint_path = read_run(args.logdir, args.checkpoint)
+    config, name, checkpoint_path = read_run(args.logdir, configs.catalog(),
+                                             args.checkpoint)
     stats = render_episodes(config, checkpoint_path, args.num_episodes,
                             args.outdir, args.format, args.fps, args.max_frames,
                             args.every, args.downsample)

@@ -4,7 +4,8 @@ import re
 import pytest
 
 import agents
-from agents.scripts import config_checks, configs
+from agents.run import config_checks
+from agents.scripts import configs
 
 PACKAGE = pathlib.Path(agents.__file__).parent
 
@@ -34,4 +35,4 @@ def test_every_default_key_has_a_comment():
 
 @pytest.mark.parametrize('name', sorted(configs.CONFIGS))
 def test_every_named_config_passes_validation(name):
-  config_checks.validate(configs.get(name))
+  config_checks.validate(configs.get(name), configs.catalog().network_names)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from agents.scripts import train
-from agents.tools import checkpoint
-from agents.tools.run_lock import lock_run_dir
+from agents.run import checkpoint
+from agents.run.run_lock import lock_run_dir
 
 TINY = ['--set', 'num_agents=4', '--set', 'update_every=16',
         '--set', 'num_minibatches=2', '--set', 'update_epochs=1',
@@ -127,7 +127,7 @@ def test_a_truncated_checkpoint_is_moved_aside_and_the_run_resumes(tmp_path, cap
   assert checkpoint.list_checkpoints(run_dir / 'checkpoints')[-1][0] == 384
 
 
-def test_checkpoints_carry_a_digest_that_is_verified(tmp_path):
+def test_checkpoints_carry_a_digest_that_is_verified(tmp_path, caplog):
   path = checkpoint.save(str(tmp_path), 7, {'x': np.arange(3.0)}, 'seed: 0\n')
   assert checkpoint.read_payload(path)['step'] == 7
   data = bytearray(open(path, 'rb').read())
@@ -135,9 +135,10 @@ def test_checkpoints_carry_a_digest_that_is_verified(tmp_path):
   open(path, 'wb').write(bytes(data))
   with pytest.raises(checkpoint.CorruptCheckpoint, match='digest'):
     checkpoint.read_payload(path)
-  messages = []
-  assert checkpoint.latest_intact(str(tmp_path), warn=messages.append) is None
-  assert len(messages) == 1 and os.path.exists(f'{path}.corrupt')
+  with caplog.at_level('WARNING', logger='agents'):
+    assert checkpoint.latest_intact(str(tmp_path)) is None
+  warnings = [r for r in caplog.records if 'damaged' in r.getMessage()]
+  assert len(warnings) == 1 and os.path.exists(f'{path}.corrupt')
 
 
 # 5. Divergence stops the run with the last finite checkpoint kept.

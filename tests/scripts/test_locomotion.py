@@ -9,8 +9,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from agents.scripts import build, configs, train
-from agents.tools import make_batch_env
+from agents.run import build
+from agents.scripts import configs, train
+from agents.envs import make_batch_env
 
 envpool_env = pytest.importorskip('agents.envs.envpool_env')
 needs_envpool = pytest.mark.skipif(not envpool_env.available(),
@@ -163,7 +164,7 @@ def test_a_mujoco_config_without_mujoco_names_the_extra(tmp_path):
 
 
 def test_mujoco_runs_write_no_log_file_and_no_known_warning(tmp_path):
-  program = ('from agents.scripts import build, configs\n'
+  program = ('from agents.run import build\nfrom agents.scripts import configs\n'
              "env = build.env_constructor(configs.get('cheetah'))()\n"
              'env.reset(seed=0)\n')
   result = subprocess.run([sys.executable, '-c', program], capture_output=True,

@@ -64,8 +64,8 @@ def test_the_same_seed_gives_identical_metrics(tmp_path):
 
 
 def test_set_parsing_and_its_errors():
-  from agents.scripts.config_checks import apply_overrides
-  from agents.scripts.configs import ConfigError
+  from agents.run.config_checks import apply_overrides
+  from agents.errors import ConfigError
   config = apply_overrides(
       train.configs.get('pendulum'), ['steps=1000', 'policy_layers=[8, 8]',
                                       'objective=kl_penalty', 'max_length=null'])

@@ -1,4 +1,4 @@
-"""Batched PPO under the algorithm protocol (agents/tools/algorithm.py).
+"""Batched PPO under the algorithm protocol (agents/core/algorithm.py).
 
 Each agent collects `update_every` steps into a time-major rollout [time,
 batch]; when the rollout is full, `end_episode` trains for `update_epochs`
@@ -10,7 +10,7 @@ rollout afterwards. Actions live in [-1, 1] inside the algorithm and are
 mapped to the env's finite Box bounds.
 
 The learning rate is `learning_rate x learner.lr_scale`. With
-`anneal_learning_rate` the scale falls linearly to 0 at `config.steps`,
+`anneal_steps` (the run's budget when annealing) the scale falls linearly to 0,
 computed from the env-steps the learner has trained on, so a resumed run that
 extends `steps` stretches the rest of the decay from the current rate (no
 jump). An update whose loss, gradients, parameters or normalizer statistics
@@ -23,99 +23,27 @@ from __future__ import annotations
 from typing import Any
 
 import flax.linen as nn
-import flax.struct
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
 from agents.algorithms.ppo import losses
+from agents.algorithms.ppo.config import OBJECTIVES, PPOConfig
+from agents.algorithms.ppo.state import (FAILURES, Batch, Choice, Learner, PPOState,
+                                         Rollout, empty_metrics, failure_bits)
+from agents.core.algorithm import Algorithm, Transition
+from agents.core.in_graph_env import EnvSpec
 from agents.parts import normalize
-from agents.tools.algorithm import Algorithm, Transition
-from agents.tools.in_graph_env import EnvSpec
 
-OBJECTIVES = ('clip', 'kl_penalty')
-
-# Bits of Learner.failure: what was not finite after an update.
-FAILURES = {1: 'the loss', 2: 'the gradients', 4: 'the parameters',
-            8: 'the normalizer statistics'}
-
-
-@flax.struct.dataclass
-class Learner:
-  """Shared by all agents, saved in checkpoints: the policy and its training."""
-  params: Any
-  opt_state: Any
-  observ_norm: normalize.NormalizerState
-  reward_norm: normalize.NormalizerState
-  kl_coef: jax.Array
-  updates: jax.Array
-  env_steps: jax.Array      # Env-steps trained on, all updates.
-  lr_scale: jax.Array       # The learning rate is learning_rate x lr_scale.
-  failure: jax.Array        # Bits of FAILURES; 0 while everything is finite.
-  key: jax.Array
-  metrics: dict
-
-
-@flax.struct.dataclass
-class Rollout:
-  """Time-major experience [time, batch, ...] of the current rollout."""
-  observ: jax.Array
-  action: jax.Array         # As sampled (in [-1, 1] scale, before clipping).
-  log_prob: jax.Array
-  policy: Any               # The distribution that sampled the action.
-  reward: jax.Array
-  terminated: jax.Array
-  truncated: jax.Array
-  next_observ: jax.Array
-  first: jax.Array          # The step starts an episode.
-  net_state: jax.Array      # [time, batch, state_size]: the recurrent state the
-                            # step's choice started from (chunks start there).
-
-
-@flax.struct.dataclass
-class Choice:
-  """What `perform` chose, kept for `experience` to store; [batch, ...]."""
-  action: jax.Array
-  log_prob: jax.Array
-  policy: Any
-  net_state: jax.Array      # The recurrent state the choice started from.
-
-
-@flax.struct.dataclass
-class Batch:
-  """A rollout prepared for the loss: time-major [time, batch, ...] arrays,
-  normalized observations, advantages and returns; `start_state` [batch,
-  state_size] is each sequence's recurrent state at its first step."""
-  observ: jax.Array
-  first: jax.Array
-  action: jax.Array
-  log_prob: jax.Array
-  policy: Any
-  advantage: jax.Array
-  returns: jax.Array
-  start_state: jax.Array
-  net_state: jax.Array      # [time, batch, state_size], as collected.
-
-
-@flax.struct.dataclass
-class PPOState:
-  learner: Learner
-  rollout: Rollout
-  index: jax.Array          # Steps stored in the current rollout.
-  net_state: jax.Array      # [batch, state_size], recurrent state now.
-  first: jax.Array          # [batch], the next step starts an episode.
-  last: Choice              # What perform chose on this step.
-  spec: EnvSpec = flax.struct.field(pytree_node=False, default=None)
-
+__all__ = ['PPO', 'PPOConfig', 'PPOState', 'Learner', 'OBJECTIVES', 'FAILURES']
 
 class PPO(Algorithm):
   """PPO with both objectives of `config.objective`: 'clip' or 'kl_penalty'."""
 
-  def __init__(self, config: Any, network: nn.Module) -> None:
-    if config.objective not in OBJECTIVES:
-      raise ValueError(f"Unknown objective '{config.objective}'. Known: "
-                       f"{', '.join(OBJECTIVES)}.")
+  def __init__(self, config: PPOConfig | Any, network: nn.Module) -> None:
+    if not isinstance(config, PPOConfig):   # A run config: take PPO's part of it.
+      config = PPOConfig.from_run_config(config)
     if network.recurrent and config.update_every % config.chunk_length:
       raise ValueError(f'chunk_length ({config.chunk_length}) must divide '
                        f'update_every ({config.update_every}).')
@@ -155,7 +83,7 @@ class PPO(Algorithm):
         kl_coef=jnp.asarray(self._config.kl_init_coef, jnp.float32),
         updates=jnp.zeros((), jnp.int32), env_steps=jnp.zeros((), jnp.int32),
         lr_scale=jnp.ones((), jnp.float32), failure=jnp.zeros((), jnp.int32),
-        key=learner_key, metrics=_empty_metrics())
+        key=learner_key)
     steps = self._config.update_every
     time_major = lambda x: jnp.zeros((steps,) + x.shape, x.dtype)
     rollout = Rollout(
@@ -171,7 +99,8 @@ class PPO(Algorithm):
                   policy=policy, net_state=state)
     return PPOState(learner=learner, rollout=rollout,
                     index=jnp.zeros((), jnp.int32), net_state=state,
-                    first=first[0], last=last, spec=env_spec)
+                    first=first[0], last=last, metrics=empty_metrics(),
+                    spec=env_spec)
 
   def begin_episode(self, state: PPOState, mask: jax.Array) -> PPOState:
     net_state = jnp.where(mask[:, None], 0.0, state.net_state)
@@ -220,7 +149,7 @@ class PPO(Algorithm):
     return axes.replace(index=None)
 
   def metrics(self, state: PPOState) -> dict[str, jax.Array]:
-    metrics = dict(state.learner.metrics)
+    metrics = dict(state.metrics)
     rollout = state.rollout
     metrics['action'] = rollout.action
     metrics['log_prob'] = rollout.log_prob
@@ -289,27 +218,27 @@ class PPO(Algorithm):
                    learning_rate=config.learning_rate * lr_scale)
     trained = learner.replace(
         params=params, opt_state=opt_state, kl_coef=kl_coef,
-        updates=learner.updates + 1, key=key, metrics=metrics,
+        updates=learner.updates + 1, key=key,
         env_steps=learner.env_steps + rollout.reward.size,
         lr_scale=next_lr_scale,
         observ_norm=normalize.update(learner.observ_norm, rollout.observ),
         reward_norm=normalize.update(learner.reward_norm, rollout.reward))
-    failure = _failure_bits(epoch_metrics, trained)
+    failure = failure_bits(epoch_metrics, trained)
     learner = jax.tree_util.tree_map(
         lambda new, old: jnp.where(failure == 0, new, old), trained, learner)
     learner = learner.replace(failure=failure)
-    return state.replace(learner=learner)
+    return state.replace(learner=learner, metrics=metrics)
 
   def _lr_scales(self, learner: Learner, rollout_steps: int
                  ) -> tuple[jax.Array, jax.Array]:
     """The learning-rate scale for this update and the next.
 
-    Annealed: the scale falls linearly from where it is to 0 at config.steps
+    Annealed: the scale falls linearly from where it is to 0 at anneal_steps
     (the updates left are counted from the env-steps trained so far).
     """
-    if not self._config.anneal_learning_rate:
+    if self._config.anneal_steps is None:
       return jnp.ones((), jnp.float32), learner.lr_scale
-    left = jnp.ceil((self._config.steps - learner.env_steps) / rollout_steps)
+    left = jnp.ceil((self._config.anneal_steps - learner.env_steps) / rollout_steps)
     left = jnp.maximum(left, 1.0)
     return learner.lr_scale, learner.lr_scale * (left - 1.0) / left
 
@@ -416,36 +345,9 @@ def chunk(data: Batch, length: int) -> tuple[Batch, jax.Array]:
   return sequences, start_state
 
 
-def _all_finite(tree: Any) -> jax.Array:
-  leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)
-            if jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating)]
-  return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
-
-
-def _failure_bits(epoch_metrics: dict, learner: Learner) -> jax.Array:
-  """FAILURES bits of what is not finite after an update (0: all finite)."""
-  checks = [
-      (1, _all_finite((epoch_metrics['loss'], epoch_metrics['policy_loss'],
-                       epoch_metrics['value_loss']))),
-      (2, _all_finite(epoch_metrics['grad_norm'])),
-      (4, _all_finite(learner.params)),
-      (8, _all_finite((learner.observ_norm, learner.reward_norm))),
-  ]
-  bits = jnp.zeros((), jnp.int32)
-  for bit, finite in checks:
-    bits = bits | jnp.where(finite, 0, bit).astype(jnp.int32)
-  return bits
-
-
 def _param_labels(params: Any) -> Any:
   """'value' for the value network's parameters, 'policy' for the rest."""
   def label(path, _):
     names = [getattr(entry, 'key', '') for entry in path]
     return 'value' if any(str(n).startswith('value') for n in names) else 'policy'
   return jax.tree_util.tree_map_with_path(label, params)
-
-
-def _empty_metrics() -> dict:
-  names = ('loss', 'policy_loss', 'value_loss', 'grad_norm', 'kl', 'kl_coef',
-           'entropy', 'mean_return', 'mean_reward', 'learning_rate')
-  return {name: jnp.zeros((), jnp.float32) for name in names}

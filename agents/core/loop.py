@@ -1,0 +1,361 @@
+"""Phases of simulation (train, eval) that alternate until a step budget is spent."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import time
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from agents.core import simulate as simulate_lib
+from agents.core.algorithm import Algorithm
+from agents.core.compile_clock import CompileClock
+from agents.core.in_graph_env import InGraphEnv
+from agents.core.reports import LoopState, Report
+from agents.errors import TrainingDiverged
+
+
+@dataclasses.dataclass
+class Phase:
+  """One phase of the Loop.
+
+  name: e.g. 'train' or 'eval'; names the logs.
+  env: the in-graph env this phase steps (phases may use different batches).
+  steps: env-steps per visit of this phase (summed over the batch); a visit
+    runs whole calls, so it rounds up to a multiple of steps_per_call x batch.
+  training: passed to the algorithm; only training phases count towards the
+    Loop's step budget.
+  report_every: env-steps between reports of mean score and length, over the
+    episodes completed since the previous report; each visit also ends with a
+    report. None: only at the end of a visit.
+  log_every: env-steps between writes of the algorithm's metrics. None: never.
+  checkpoint_every: env-steps between checkpoints (training phases). None:
+    only at the end of the run.
+    Reports, logs and checkpoints happen after the call in which the phase's
+    step counter passes a multiple of their interval.
+  restart: start fresh episodes (env.init) on every visit, from the algorithm
+    state of the phase's first visit with the current learner; by default true
+    for phases that do not train, so that each evaluation replays the same seeds.
+  steps_per_call: batch steps scanned per call from Python. Every call of a
+    phase scans this many, so each phase compiles its program once, whatever
+    the budgets and intervals are.
+  """
+  name: str
+  env: InGraphEnv
+  steps: int
+  training: bool
+  report_every: int | None = None
+  log_every: int | None = None
+  checkpoint_every: int | None = None
+  restart: bool | None = None
+  steps_per_call: int = 1000
+
+  def __post_init__(self) -> None:
+    if self.restart is None:
+      self.restart = not self.training
+    for field in ('steps', 'report_every', 'log_every', 'checkpoint_every',
+                  'steps_per_call'):
+      value = getattr(self, field)
+      if value is not None and value < 1:
+        raise ValueError(f"Phase '{self.name}': {field} must be >= 1 or None, got {value}.")
+
+
+@dataclasses.dataclass
+class _PhaseProgress:
+  """Host-side bookkeeping of one phase; scores and lengths per seed."""
+  run: Callable[..., Any]
+  num_seeds: int = 1
+  steps: int = 0                          # Env-steps run in this phase, all visits.
+  state: simulate_lib.SimState | None = None
+  initial_algo: Any = None                # The algorithm's state from its first init.
+  scores: list = dataclasses.field(default_factory=list)
+  lengths: list = dataclasses.field(default_factory=list)
+
+  def __post_init__(self) -> None:
+    self.clear()
+
+  def clear(self) -> None:
+    self.scores = [[] for _ in range(self.num_seeds)]
+    self.lengths = [[] for _ in range(self.num_seeds)]
+
+
+class Loop:
+  """Alternates phases until the training phases ran `max_step` env-steps.
+
+  The algorithm's `learner` state passes from phase to phase; each phase keeps
+  its own per-agent state. Side effects are injected callables:
+  `on_report(report: Report)`, `on_metrics(phase_name, step, metrics: dict)`,
+  `on_checkpoint(loop)`. `should_stop()` is asked between calls; when it
+  says yes, the Loop saves a checkpoint and returns early (e.g. on Ctrl-C).
+  After every training call the algorithm's `diagnose(learner)` is asked;
+  a problem raises TrainingDiverged without a new checkpoint, so the last
+  checkpoint stays the last finite one.
+
+  Seeds: a `key` of shape [seeds, 2] (e.g. `jax.vmap(jax.random.PRNGKey)`)
+  runs that many independent copies in one program (vmapped; JAX-native envs
+  only). Every key operation is the single run's, per seed, so seed k follows
+  the run with `PRNGKey(k)` (up to the rounding of batched kernels). The
+  learner and the key then have a leading seed axis; reports carry
+  `seed_index`, and `on_metrics` receives arrays with a leading seed axis.
+  The seed axis is sharded over as many devices as divide the seed count
+  (`seed_devices`; on the CPU see `training.use_cpu_devices`), so the seeds
+  of one program run on several cores or accelerators at once.
+  """
+
+  def __init__(self, algorithm: Algorithm, phases: list[Phase], key: jax.Array,
+               learner: Any = None,
+               on_report: Callable[[Report], None] | None = None,
+               on_metrics: Callable[[str, int, dict], None] | None = None,
+               on_checkpoint: Callable[['Loop'], None] | None = None,
+               should_stop: Callable[[], bool] | None = None) -> None:
+    if not any(phase.training for phase in phases):
+      raise ValueError('The Loop needs at least one training phase.')
+    names = [phase.name for phase in phases]
+    if len(set(names)) != len(names):
+      raise ValueError(f'Phase names must differ, got {names}.')
+    self._algorithm = algorithm
+    self._phases = phases
+    self._key = key
+    self.num_seeds = int(key.shape[0]) if key.ndim == 2 else None
+    seeded = self.num_seeds is not None
+    self._map = jax.vmap if seeded else (lambda fn: fn)
+    self.seed_devices = seed_devices(self.num_seeds) if seeded else 1
+    self._seed_sharding = None
+    if self.seed_devices > 1:
+      mesh = jax.sharding.Mesh(jax.devices()[:self.seed_devices], ('seeds',))
+      self._seed_sharding = (
+          jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('seeds')),
+          jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
+    self._progress = {phase.name: _PhaseProgress(
+        simulate_lib.make_run(phase.env, algorithm, phase.training, seeds=seeded),
+        num_seeds=self.num_seeds or 1)
+        for phase in phases}
+    if learner is None:
+      key, self._key = self._split(self._key)
+      first = phases[0].env
+      learner = self._map(lambda k: algorithm.init(
+          k, first.spec, first.num_agents).learner)(key)
+    self.learner = learner
+    self.step = 0
+    self.train_time = 0.0      # Training phases' seconds, compile excluded.
+    self.compile_time = 0.0    # Seconds JAX spent preparing programs, all phases.
+    self._clock = CompileClock()
+    self._start_time = time.time()
+    self._on_report = on_report or (lambda report: None)
+    self._on_metrics = on_metrics or (lambda name, step, metrics: None)
+    self._on_checkpoint = on_checkpoint or (lambda loop: None)
+    self._last_checkpoint = 0
+    self._should_stop = should_stop or (lambda: False)
+
+  @property
+  def state(self) -> LoopState:
+    """What a checkpoint needs to continue the Loop."""
+    return LoopState(learner=self.learner, step=self.step, key=self._key,
+                     train_time=self.train_time, compile_time=self.compile_time,
+                     phase_steps={name: p.steps for name, p in self._progress.items()})
+
+  def restore(self, state: LoopState) -> None:
+    """Continue from a saved state (as `state` gave it)."""
+    self.learner = state.learner
+    self.step = int(state.step)
+    self._key = state.key
+    self.train_time = float(state.train_time)
+    self.compile_time = float(state.compile_time)
+    self._last_checkpoint = self.step
+    for name, steps in state.phase_steps.items():
+      if name in self._progress:
+        self._progress[name].steps = int(steps)
+
+  def metrics(self, phase: str = 'train') -> dict:
+    """The algorithm's metrics of a phase's latest state, on the host ({} before
+    the phase has run)."""
+    state = self._progress[phase].state
+    return {} if state is None else jax.device_get(self._algorithm.metrics(state.algo))
+
+  def state_dict(self) -> dict:
+    """`state` as the checkpoint's dict."""
+    return self.state.to_state_dict()
+
+  def load_state_dict(self, state: dict) -> None:
+    self.restore(LoopState.from_state_dict(state))
+
+  def run(self, max_step: int) -> list[Report]:
+    """Run phases in turn until `max_step` training env-steps; returns the reports."""
+    reports: list[Report] = []
+    with self._clock:
+      while self.step < max_step and not self._should_stop():
+        for phase in self._phases:
+          if self._should_stop() or (phase.training and self.step >= max_step):
+            continue
+          reports.extend(self._visit(phase, max_step))
+    if self.step != self._last_checkpoint:
+      self._checkpoint()
+    return reports
+
+  def _split(self, key: jax.Array, num: int = 2) -> jax.Array:
+    """jax.random.split, per seed: [num, 2], or [num, seeds, 2] with seeds."""
+    if self.num_seeds is None:
+      return jax.random.split(key, num)
+    return _split_seeds(key, num)
+
+  def _next_key(self) -> jax.Array:
+    self._key, key = self._split(self._key)
+    return key
+
+  def _visit(self, phase: Phase, max_step: int) -> list[Report]:
+    progress = self._progress[phase.name]
+    batch = phase.env.num_agents
+    if progress.state is None or phase.restart:
+      algo_key = self._next_key()
+      if progress.initial_algo is None:
+        # Not jitted: under jax 0.10.2 a jitted, vmapped PPO init froze the CPU
+        # backend for good in about half of 4-seed runs (seen 2026-11-30). Op by
+        # op it costs ~0.2 s, so later visits reuse the first visit's state
+        # (the learner in it is replaced below).
+        progress.initial_algo = self._map(
+            lambda k: self._algorithm.init(k, phase.env.spec, batch))(algo_key)
+      algo = progress.initial_algo
+      state = self._map(lambda a, k: simulate_lib.init_state(
+          phase.env, a, k))(algo, self._next_key())
+      progress.state = state.replace(
+          algo=self._share(state.algo).replace(learner=self.learner))
+    else:
+      progress.state = progress.state.replace(
+          algo=progress.state.algo.replace(learner=self.learner))
+    progress.state = self._place(progress.state)
+    budget = phase.steps
+    if phase.training:
+      budget = min(budget, max_step - self.step)
+    count = phase.steps_per_call
+    calls = math.ceil(budget / (batch * count))
+    reports = []
+    start = time.time()
+    while calls > 0 and not self._should_stop():
+      keys = self._split(self._next_key(), count)
+      before = progress.steps
+      progress.state, output = progress.run(progress.state, keys)
+      self._collect(progress, output)
+      calls -= 1
+      progress.steps += count * batch
+      if phase.training:
+        self.step += count * batch
+        self.learner = progress.state.algo.learner
+        for index, learner in enumerate(self._per_seed(self.learner)):
+          problem = self._algorithm.diagnose(learner)
+          if problem:
+            where = '' if self.num_seeds is None else f' (seed index {index})'
+            raise TrainingDiverged(self.step, problem + where)
+      if phase.report_every and self._crossed(before, progress.steps, phase.report_every):
+        if calls > 0:
+          reports.extend(self._report(phase, progress, start))
+      if phase.log_every and self._crossed(before, progress.steps, phase.log_every):
+        metrics = jax.device_get(self._algorithm.metrics(progress.state.algo))
+        self._on_metrics(phase.name, self.step, metrics)
+      if (phase.training and phase.checkpoint_every and
+          self._crossed(before, progress.steps, phase.checkpoint_every)):
+        self._checkpoint()
+    jax.block_until_ready(progress.state)
+    compile_time = self._clock.seconds(since=start)
+    self.compile_time += compile_time
+    if phase.training:
+      self.train_time += time.time() - start - compile_time
+    reports.extend(self._report(phase, progress))
+    return reports
+
+  @staticmethod
+  def _crossed(before: int, after: int, every: int) -> bool:
+    return after // every > before // every
+
+  def _place(self, tree: Any) -> Any:
+    """With seeds on several devices: leaves with a seed axis split over them.
+
+    A shared leaf whose first dimension happens to equal the seed count is
+    split too; that changes its layout only, never its values.
+    """
+    if self._seed_sharding is None:
+      return tree
+    split, whole = self._seed_sharding
+
+    def place(x: jax.Array) -> jax.Array:
+      sharding = split if x.ndim and x.shape[0] == self.num_seeds else whole
+      return x if getattr(x, 'sharding', None) == sharding else jax.device_put(x, sharding)
+    return jax.tree_util.tree_map(place, tree)
+
+  def _share(self, algo: Any) -> Any:
+    """With seeds: one copy of the leaves the algorithm says all seeds share."""
+    if self.num_seeds is None:
+      return algo
+    axes = self._algorithm.seed_axes(algo)
+    return jax.tree_util.tree_map(lambda axis, x: x if axis == 0 else x[0], axes,
+                                  algo, is_leaf=lambda axis: axis is None)
+
+  def _per_seed(self, tree: Any) -> list[Any]:
+    """The slices of a tree with a leading seed axis (the tree without seeds)."""
+    if self.num_seeds is None:
+      return [tree]
+    # One copy to the host, sliced there: slicing on the device costs a dispatch
+    # per leaf and seed (or a program with cross-device copies when sharded).
+    host = jax.device_get(tree)
+    return [jax.tree_util.tree_map(lambda x: x[index], host)
+            for index in range(self.num_seeds)]
+
+  def _collect(self, progress: _PhaseProgress, output: Any) -> None:
+    done, score, length = jax.device_get(
+        (output.done, output.score, output.length))
+    if self.num_seeds is None:
+      done, score, length = done[None], score[None], length[None]
+    for index in range(progress.num_seeds):
+      progress.scores[index].extend(score[index][done[index]].tolist())
+      progress.lengths[index].extend(length[index][done[index]].tolist())
+
+  def _report(self, phase: Phase, progress: _PhaseProgress,
+              visit_start: float | None = None) -> list[Report]:
+    """Mean score and length of the episodes completed since the last report,
+    one report per seed.
+
+    `train_time` counts the training phases' time so far (JAX compile time
+    excluded; `compile_time` counts that, all phases), including the visit in
+    progress when `visit_start` is given.
+    """
+    train_time, compile_time = self.train_time, self.compile_time
+    if visit_start is not None:
+      compiling = self._clock.seconds(since=visit_start)
+      compile_time += compiling
+      if phase.training:
+        train_time += time.time() - visit_start - compiling
+    reports = []
+    for index, (scores, lengths) in enumerate(zip(progress.scores, progress.lengths)):
+      report = Report(
+          phase=phase.name, step=self.step, phase_step=progress.steps,
+          episodes=len(scores),
+          mean_score=float(np.mean(scores)) if scores else None,
+          mean_length=float(np.mean(lengths)) if lengths else None,
+          time=time.time() - self._start_time, train_time=train_time,
+          compile_time=compile_time,
+          seed_index=None if self.num_seeds is None else index)
+      self._on_report(report)
+      reports.append(report)
+    progress.clear()
+    return reports
+
+  def _checkpoint(self) -> None:
+    self._last_checkpoint = self.step
+    self._on_checkpoint(self)
+
+
+def seed_devices(num_seeds: int) -> int:
+  """How many of JAX's devices the seed axis is split over: the most that divide it."""
+  available = len(jax.devices())
+  return max(count for count in range(1, min(available, num_seeds) + 1)
+             if num_seeds % count == 0)
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _split_seeds(key: jax.Array, num: int) -> jax.Array:
+  """jax.random.split of every seed's key: [seeds, 2] -> [num, seeds, 2]."""
+  return jnp.swapaxes(jax.vmap(lambda k: jax.random.split(k, num))(key), 0, 1)

@@ -1,0 +1,178 @@
+"""Build a config's environments, network and algorithm."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+from typing import Any, Callable
+
+import gymnasium as gym
+
+from agents.errors import ConfigError
+from agents.envs import backends, mujoco_noise, wrappers
+from agents.parts.attr_dict import AttrDict
+from agents.run.catalog import Catalog
+from agents.envs.in_graph_batch_env import InGraphBatchEnv
+
+LOG = logging.getLogger(__name__)
+ENV_BACKENDS = ('gymnasium', 'gymnax', 'envpool')
+
+
+def env_constructor(config: AttrDict, render: bool = False,
+                    stagger: bool = False) -> Callable[[], gym.Env]:
+  """A picklable function that builds one host env of the config."""
+  return functools.partial(_make_gym_env, config.env, config.max_length,
+                           render, stagger, config.observ_keep)
+
+
+def _make_gym_env(env_id: str, max_length: int | None, render: bool,
+                  stagger: bool, observ_keep: list[int] | None = None) -> gym.Env:
+  kwargs: dict[str, Any] = {'render_mode': 'rgb_array' if render else None}
+  if _is_mujoco(env_id):
+    try:
+      mujoco_noise.install_warning_handler()
+    except ImportError:
+      raise ConfigError(f"'{env_id}' needs MuJoCo: pip install -e '.[mujoco]'") from None
+    if render:
+      # The locomotion models have a camera 'track' that follows the body;
+      # MuJoCo ignores the name where a model has none (the default view).
+      kwargs['camera_name'] = 'track'
+  try:
+    env = gym.make(env_id, **kwargs)
+  except gym.error.Error as error:
+    raise ConfigError(f"Cannot make the Gymnasium env '{env_id}': {error}") from error
+  env = _box_observations(env, env_id)
+  if observ_keep is not None:
+    try:
+      env = wrappers.SelectObservation(env, observ_keep)
+    except ValueError as error:
+      raise ConfigError(f'observ_keep: {error}') from None
+  if max_length:
+    env = wrappers.LimitDuration(env, max_length)
+  if stagger:
+    duration = max_length or (env.spec.max_episode_steps if env.spec else None)
+    if duration:
+      env = wrappers.StaggerStart(env, duration)
+  return wrappers.ConvertTo32Bit(env)
+
+
+def _is_mujoco(env_id: str) -> bool:
+  """Whether Gymnasium builds this id with MuJoCo (its `mujoco` extra)."""
+  try:
+    entry_point = gym.spec(env_id.split(':')[-1]).entry_point
+  except gym.error.Error:
+    return False
+  return 'mujoco' in str(entry_point)
+
+
+def _box_observations(env: gym.Env, env_id: str) -> gym.Env:
+  """Box observations as they are; Discrete one-hot, Tuple/Dict/MultiDiscrete
+  flattened (Gymnasium's FlattenObservation), as Stable-Baselines3 does."""
+  space = env.observation_space
+  if isinstance(space, gym.spaces.Box):
+    return env
+  try:
+    flat = gym.spaces.flatten_space(space)
+  except Exception:  # Spaces without a flat form raise several types.
+    flat = None
+  if not isinstance(flat, gym.spaces.Box):
+    raise ConfigError(
+        f"The observation space of '{env_id}' ({space}) has no flat Box form; "
+        'wrap the env so that it returns a Box (e.g. with a '
+        'gymnasium.ObservationWrapper) and pass the wrapped id to --set env=.')
+  return gym.wrappers.FlattenObservation(env)
+
+
+def _check_backend(config: AttrDict) -> None:
+  if config.env_backend not in ENV_BACKENDS:
+    raise ConfigError(f"Unknown env_backend '{config.env_backend}'. Known: "
+                     f"{', '.join(ENV_BACKENDS)}.")
+
+
+def train_env(config: AttrDict) -> Any:
+  """The in-graph training env: host envs behind InGraphBatchEnv, or gymnax."""
+  _check_backend(config)
+  if config.env_backend == 'gymnax':
+    return gymnax_env(config, config.num_agents, stagger=config.stagger)
+  if config.env_backend == 'envpool':
+    if config.observ_keep is not None:
+      raise ConfigError('observ_keep is not supported with env_backend=envpool; '
+                        'use env_backend=gymnasium.')
+    pool = envpool_batch_env(config)
+    if pool is not None:
+      return InGraphBatchEnv(pool)
+  backend = config.process_backend if config.env_processes else 'inprocess'
+  try:
+    batch_env = backends.make_batch_env(
+        env_constructor(config, stagger=config.stagger), config.num_agents, backend,
+        ray_address=config.ray_address)
+  except ImportError as error:   # process_backend=ray without Ray.
+    raise ConfigError(str(error)) from None
+  return InGraphBatchEnv(batch_env)
+
+
+_fallback_said: set = set()
+
+
+def envpool_batch_env(config: AttrDict) -> Any:
+  """The training batch in EnvPool, or None (said once) where it is not installed."""
+  from agents.envs import envpool_env
+  if not envpool_env.available():
+    if config.env not in _fallback_said:
+      _fallback_said.add(config.env)
+      where = 'worker processes' if config.env_processes else 'this process'
+      LOG.warning('env_backend=envpool but EnvPool is not installed (%s); stepping '
+                  '%s with Gymnasium in %s instead (slower).', envpool_env.INSTALL,
+                  config.env, where)
+    return None
+  if not envpool_env.supports(config.env):
+    raise ConfigError(f"EnvPool has no task '{config.env}'; use "
+                      '--set env_backend=gymnasium for it.')
+  return envpool_env.EnvPoolBatchEnv(
+      config.env, config.num_agents, seed=config.seed,
+      max_length=config.max_length, stagger=config.stagger,
+      num_threads=config.env_threads)
+
+
+def eval_env(config: AttrDict, num_agents: int | None = None,
+             render: bool = False) -> Any:
+  """The evaluation env: fixed reset seeds eval_seed + i, in-process."""
+  _check_backend(config)
+  num_agents = num_agents or config.eval_agents
+  seeds = [config.eval_seed + i for i in range(num_agents)]
+  if config.env_backend == 'gymnax':
+    return gymnax_env(config, num_agents, seeds=seeds)
+  batch_env = backends.make_batch_env(
+      env_constructor(config, render=render), num_agents, 'inprocess')
+  return InGraphBatchEnv(batch_env, seeds=seeds)
+
+
+def gymnax_env(config: AttrDict, num_agents: int, **kwargs: Any) -> Any:
+  """The config's gymnax env as an in-graph batch env of `num_agents`."""
+  from agents.envs.gymnax_env import GymnaxEnv
+  try:
+    return GymnaxEnv(config.env, num_agents, max_length=config.max_length,
+                     observ_keep=config.observ_keep, **kwargs)
+  except ValueError as error:
+    raise ConfigError(str(error)) from None
+
+
+def episode_limit(config: AttrDict, env: Any) -> int:
+  """The longest an episode of the config can last, for evaluation budgets."""
+  if config.max_length:
+    return int(config.max_length)
+  if config.env_backend == 'gymnax':
+    return int(getattr(env.params, 'max_steps_in_episode', 1000))
+  env_id = config.env
+  if ':' in env_id:  # 'module:EnvId', as gym.make accepts: import, then look up.
+    module, env_id = env_id.split(':', 1)
+    importlib.import_module(module)
+  spec = gym.spec(env_id)
+  return int(spec.max_episode_steps or 1000)
+
+
+def algorithm(config: AttrDict, spec: Any, catalog: Catalog) -> Any:
+  """PPO (its typed part of the config) with the network `config.network` names."""
+  from agents.algorithms.ppo import PPO, PPOConfig
+  return PPO(PPOConfig.from_run_config(config), catalog.network(spec, config))

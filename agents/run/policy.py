@@ -1,0 +1,165 @@
+"""A trained policy, usable from Python: `agents.load_policy(run_dir)`.
+
+    policy = agents.load_policy('logdir/20261130T101500-pendulum')
+    env = policy.make_env()
+    observ, _ = env.reset(seed=10_000)
+    action = policy(observ)            # NumPy in, NumPy out, in the env's bounds
+
+The policy is the checkpoint's learner behind the algorithm's own `perform`
+(observation normalizer included), compiled once per batch size. It takes one
+observation (`[*observ_shape]` -> one action) or a batch (`[n, *observ_shape]`
+-> `[n, ...]` actions). Recurrent policies keep their state between calls;
+call `reset()` (or `reset(mask)` for some rows of a batch) when an episode
+starts.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+import numpy as np
+import yaml
+
+from agents.parts.attr_dict import AttrDict
+from agents.run.catalog import Catalog
+from agents.errors import PolicyLoadError, UsageError
+from agents.run.launch import read_saved_config
+
+
+def read_run(run_dir: str, catalog: Catalog, checkpoint_path: str | None = None
+             ) -> tuple[AttrDict, str, str]:
+  """(config, config name, checkpoint path) of a run directory.
+
+  Without `checkpoint_path`, the newest intact checkpoint (a damaged one is
+  moved aside with a warning, as a resume would).
+  """
+  from agents.run import checkpoint
+  if not os.path.isdir(run_dir):
+    raise PolicyLoadError(f"No run directory '{run_dir}'.")
+  config_path = os.path.join(run_dir, 'config.yaml')
+  if not os.path.exists(config_path):
+    raise PolicyLoadError(f"'{run_dir}' has no config.yaml: pass the directory "
+                          'of one run (<logdir>/<timestamp>-<config>).')
+  try:
+    config = read_saved_config(config_path)
+  except UsageError as error:
+    raise PolicyLoadError(str(error)) from None
+  name = os.path.basename(os.path.normpath(run_dir)).split('-', 1)[-1]
+  meta = os.path.join(run_dir, 'run.yaml')
+  if os.path.exists(meta):
+    with open(meta) as stream:
+      name = (yaml.safe_load(stream) or {}).get('config_name', name)
+  if checkpoint_path is None:
+    checkpoint_path = checkpoint.latest_intact(os.path.join(run_dir, 'checkpoints'))
+    if checkpoint_path is None:
+      raise PolicyLoadError(
+          f"'{run_dir}' has no checkpoint in checkpoints/: train longer "
+          '(checkpoints are written every checkpoint_every steps and at the end).')
+  elif not os.path.exists(checkpoint_path):
+    raise PolicyLoadError(f"No checkpoint file '{checkpoint_path}'.")
+  return catalog.complete(config, name), name, checkpoint_path
+
+
+class Policy:
+  """The policy of one checkpoint; see the module docstring."""
+
+  def __init__(self, config: AttrDict, checkpoint_path: str, spec: Any,
+               catalog: Catalog, deterministic: bool = True, seed: int = 0) -> None:
+    import jax
+    from agents.run import build
+    from agents.run import checkpoint
+    from agents.core.algorithm import Transition
+    self.config = config
+    self.checkpoint = checkpoint_path
+    self.deterministic = deterministic
+    self.env_id = config.env
+    self.spec = spec
+    self._algorithm = algorithm = build.algorithm(config, spec, catalog)
+    template = algorithm.init(jax.random.PRNGKey(0), spec, 1).learner
+    try:
+      self._learner, self.step = checkpoint.load_part(
+          checkpoint_path, 'learner', template)
+    except (checkpoint.CorruptCheckpoint, checkpoint.IncompatibleCheckpoint) as error:
+      raise PolicyLoadError(f'Cannot load {checkpoint_path}: {error}') from None
+    self._key = jax.random.PRNGKey(seed)
+    self._state = None                       # The algorithm's per-row state.
+    self._batch = 0                          # Rows of that state.
+    self._starts: np.ndarray | None = None   # Rows that start an episode next; None: all.
+    training = not deterministic
+
+    def act(state, observ, starts, key):
+      state = algorithm.begin_episode(state, starts)
+      state, action = algorithm.perform(state, observ, key, training)
+      zeros = jax.numpy.zeros(observ.shape[0])
+      seen = Transition(observ=observ, action=action, reward=zeros,
+                        terminated=zeros > 0, truncated=zeros > 0,
+                        next_observ=observ)
+      return algorithm.experience(state, seen, False), action
+
+    self._act: Callable = jax.jit(act)
+
+  def reset(self, mask: Any = None) -> None:
+    """Episodes start on the next call: in every row, or where `mask` [n]."""
+    if mask is None or self._starts is None:
+      self._starts = None
+    else:
+      self._starts = self._starts | np.asarray(mask, bool)
+
+  def __call__(self, observ: Any) -> np.ndarray:
+    """Action(s) for one observation or a batch of them (NumPy arrays)."""
+    import jax
+    observ = np.asarray(observ, np.float32)
+    shape = tuple(self.spec.observ_shape)
+    single = observ.shape == shape
+    if not single and observ.shape[1:] != shape:
+      raise ValueError(f'Expected an observation of shape {shape} or a batch '
+                       f'[n, *{shape}], got {observ.shape}.')
+    batch = observ[None] if single else observ
+    n = batch.shape[0]
+    if self._state is None or self._batch != n:
+      state = self._algorithm.init(jax.random.PRNGKey(0), self.spec, n)
+      self._state = state.replace(learner=self._learner)
+      self._batch = n
+      self._starts = None
+    starts = np.ones(n, bool) if self._starts is None else self._starts
+    self._key, key = jax.random.split(self._key)
+    self._state, action = self._act(self._state, batch, starts, key)
+    self._starts = np.zeros(n, bool)
+    action = np.asarray(action)
+    return action[0] if single else action
+
+  def make_env(self, render_mode: str | None = None) -> Any:
+    """A Gymnasium env of the task, wrapped as in training and evaluation."""
+    from agents.run import build
+    return build.env_constructor(self.config, render=render_mode == 'rgb_array')()
+
+  def __repr__(self) -> str:
+    kind = 'deterministic' if self.deterministic else 'stochastic'
+    return (f'Policy({self.env_id}, {self.config.network}, step {self.step:,}, '
+            f'{kind})')
+
+
+def load_policy(run_dir: str, catalog: Catalog, checkpoint: str | None = None,
+                deterministic: bool = True, seed: int = 0) -> Policy:
+  """The policy of a run's newest intact checkpoint (or of `checkpoint`).
+
+  deterministic: the distribution's mode (as evaluation runs it); else
+  sampled, with `seed`. Raises PolicyLoadError naming what is missing.
+  """
+  config, _, path = read_run(run_dir, catalog, checkpoint)
+  return Policy(config, path, env_spec(config), catalog, deterministic, seed)
+
+
+def env_spec(config: AttrDict) -> Any:
+  """The spaces of the config's env, as the algorithm sees them."""
+  from agents.run import build
+  from agents.core.in_graph_env import EnvSpec
+  if config.env_backend == 'gymnax':
+    env = build.gymnax_env(config, 1)
+    return env.spec
+  env = build.env_constructor(config)()
+  try:
+    return EnvSpec.from_spaces(env.observation_space, env.action_space)
+  finally:
+    env.close()

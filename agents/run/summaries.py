@@ -1,0 +1,64 @@
+"""Where reports and metrics go: TensorBoard event files and metrics.jsonl."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from agents.core.reports import Report
+from agents.run import metrics_file
+from agents.run.run_dir import METRICS_FILE
+
+
+class Summaries:
+  """Writes reports to `metrics.jsonl` and TensorBoard (one folder per phase).
+
+  `resume_step`: the run continues from a checkpoint of that step, so the
+  reports written after it (by a process that was killed later) are dropped
+  from metrics.jsonl, as is a last line cut short by the kill; the resumed
+  run writes them again.
+  """
+
+  def __init__(self, logdir: str, resume_step: int | None = None) -> None:
+    from tensorboardX import SummaryWriter
+    self._logdir = logdir
+    self._writers: dict[str, Any] = {}
+    self._writer_class = SummaryWriter
+    path = os.path.join(logdir, METRICS_FILE)
+    metrics_file.keep_until(path, resume_step or 0)
+    self._jsonl = open(path, 'a')
+
+  def _writer(self, phase: str) -> Any:
+    if phase not in self._writers:
+      self._writers[phase] = self._writer_class(os.path.join(self._logdir, phase))
+    return self._writers[phase]
+
+  def report(self, report: Report) -> None:
+    """One line of metrics.jsonl; mean score and length in TensorBoard."""
+    metrics_file.append(self._jsonl, report)
+    writer = self._writer(report.phase)
+    for name in ('mean_score', 'mean_length'):
+      value = getattr(report, name)
+      if value is not None and np.isfinite(value):
+        writer.add_scalar(name, value, report.step)
+    writer.flush()
+
+  def metrics(self, phase: str, step: int, metrics: dict) -> None:
+    """Scalars as scalars, larger arrays as histograms of their finite values."""
+    writer = self._writer(phase)
+    for name, value in sorted(metrics.items()):
+      value = np.asarray(value)
+      if value.size == 1:
+        writer.add_scalar(f'algorithm/{name}', float(value), step)
+      elif value.size:
+        finite = value[np.isfinite(value)] if value.dtype.kind == 'f' else value.ravel()
+        if finite.size:
+          writer.add_histogram(f'algorithm/{name}', finite.ravel(), step)
+    writer.flush()
+
+  def close(self) -> None:
+    for writer in self._writers.values():
+      writer.close()
+    self._jsonl.close()

@@ -1,0 +1,264 @@
+"""`train(config, run_dir)`: build, resume, loop, save. The library's training run.
+
+The programs (`agents.scripts.train`, `agents.train`, `sweep`'s runs) all end
+here, through `agents.run.launch`. Nothing here prints: notes and warnings go
+to the `agents` logger, progress to the caller's `on_report`, and the outcome
+comes back as a `RunOutcome`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+
+from agents.core.loop import Loop, Phase
+from agents.core.reports import Report
+from agents.errors import (EXIT_FAILURE, EXIT_OK, CheckpointError, EnvError,
+                           TrainingDiverged)
+from agents.parts.attr_dict import AttrDict
+from agents.run import build, checkpoint
+from agents.run.catalog import Catalog
+from agents.run.outcome import RunOutcome
+from agents.run.resume import RunTarget, resume, seed_slice
+from agents.run.summaries import Summaries
+
+LOG = logging.getLogger(__name__)
+
+__all__ = ['RunTarget', 'train', 'train_targets', 'make_loop']
+
+
+def enable_compilation_cache() -> None:
+  """Reuse compiled programs across runs (the second run starts warm).
+
+  AGENTS_JAX_CACHE sets the directory ('' turns the cache off);
+  AGENTS_JAX_CACHE_MIN_SECS the shortest compile worth keeping (0.5 s).
+  """
+  directory = os.environ.get(
+      'AGENTS_JAX_CACHE', os.path.expanduser('~/.cache/agents/jax'))
+  if directory:
+    jax.config.update('jax_compilation_cache_dir', directory)
+    jax.config.update('jax_persistent_cache_min_compile_time_secs', float(
+        os.environ.get('AGENTS_JAX_CACHE_MIN_SECS', 0.5)))
+
+
+def use_cpu_devices(count: int) -> int:
+  """Give JAX's CPU backend `count` devices (capped at the cores), before JAX starts.
+
+  `--seeds` splits its seed axis over devices; on the CPU each device is a
+  thread of its own, so the seeds use several cores. Returns the CPU devices
+  JAX has: the old number when JAX has already run something in this process.
+  """
+  count = max(1, min(count, os.cpu_count() or 1))
+  try:
+    jax.config.update('jax_num_cpu_devices', count)
+  except RuntimeError:   # JAX has started; its devices stay as they are.
+    pass
+  return len(jax.devices('cpu'))
+
+
+def make_loop(config: AttrDict, key: jax.Array, catalog: Catalog,
+              callbacks: dict) -> tuple[Loop, Any, list[Any]]:
+  """The Loop of a config (train and eval phases), its algorithm and envs."""
+  train_env = build.train_env(config)
+  envs = [train_env]
+  try:
+    evaluation = build.eval_env(config)
+    envs.append(evaluation)
+    algorithm = build.algorithm(config, train_env.spec, catalog)
+  except BaseException:
+    close_all(envs)
+    raise
+  episode = build.episode_limit(config, evaluation)
+  eval_steps = config.eval_steps or episode * evaluation.num_agents
+  phases = [
+      Phase('train', train_env, config.eval_every, training=True,
+            report_every=config.report_every, log_every=config.log_every,
+            checkpoint_every=config.checkpoint_every,
+            steps_per_call=config.update_every),
+      Phase('eval', evaluation, eval_steps, training=False, steps_per_call=episode),
+  ]
+  return Loop(algorithm, phases, key, **callbacks), algorithm, envs
+
+
+def close_all(envs: list[Any]) -> None:
+  for env in envs:
+    close = getattr(env, 'close', None)
+    if close:
+      close()
+
+
+def train(config: AttrDict, run_dir: Any, catalog: Catalog, resume: bool = False,
+          on_report: Callable[[Report], None] | None = None,
+          on_start: Callable[[int, int], None] | None = None) -> RunOutcome:
+  """Train `config` in `run_dir` (a RunDir), resuming from its newest intact
+  checkpoint. The caller holds the directory's lock and validated `config`."""
+  return train_targets([RunTarget(config, run_dir, resume)], catalog,
+                       on_report=on_report, on_start=on_start)[0]
+
+
+def train_targets(targets: list[RunTarget], catalog: Catalog,
+                  resume_command: str | None = None,
+                  on_report: Callable[[Report], None] | None = None,
+                  on_start: Callable[[int, int], None] | None = None) -> list[RunOutcome]:
+  """Train one run, or several seeds of one config in one program (vmapped).
+
+  The configs differ in their seed only. Each run has its own directory,
+  metrics, TensorBoard files and checkpoints; the seeds resume together from
+  the newest step that all of them have a checkpoint of. `on_start(step,
+  total)` is called once the run knows where it resumes; `on_report` with
+  every report of the first seed.
+  """
+  session = _Session(targets, catalog, on_report or (lambda report: None))
+  return session.run(resume_command or targets[0].run_dir.resume_command(),
+                     on_start or (lambda step, total: None))
+
+
+class _StopRequest:
+  """SIGINT (Ctrl-C) asks the Loop to stop after its current call; a second
+  one raises KeyboardInterrupt at once."""
+
+  def __init__(self) -> None:
+    self.requested = False
+    self._previous = None
+
+  def __enter__(self) -> '_StopRequest':
+    if threading.current_thread() is threading.main_thread():
+      self._previous = signal.signal(signal.SIGINT, self._handle)
+    return self
+
+  def _handle(self, signum: int, frame: Any) -> None:
+    if self.requested:
+      raise KeyboardInterrupt
+    self.requested = True
+
+  def __exit__(self, *exc: Any) -> None:
+    if self._previous is not None:
+      signal.signal(signal.SIGINT, self._previous)
+
+
+class _Session:
+  """The side effects of one training program: summaries, checkpoints, outcomes."""
+
+  def __init__(self, targets: list[RunTarget], catalog: Catalog,
+               on_report: Callable[[Report], None]) -> None:
+    self.targets = targets
+    self.catalog = catalog
+    self.seeded = len(targets) > 1
+    self.summaries: list[Summaries] = []
+    self.last_eval: list[Report | None] = [None] * len(targets)
+    self.stop = _StopRequest()
+    self._on_report = on_report
+
+  def on_report(self, report: Report) -> None:
+    index = report.seed_index or 0
+    self.summaries[index].report(report)
+    if report.phase == 'eval':
+      self.last_eval[index] = report
+    if index == 0:
+      self._on_report(report)
+
+  def on_metrics(self, phase: str, step: int, metrics: dict) -> None:
+    for index, summary in enumerate(self.summaries):
+      mine = jax.tree_util.tree_map(lambda x: x[index], metrics) if self.seeded else metrics
+      summary.metrics(phase, step, mine)
+
+  def on_checkpoint(self, loop: Loop) -> None:
+    state = loop.state
+    for index, target in enumerate(self.targets):
+      checkpoint.save(target.run_dir.checkpoints, loop.step,
+                      seed_slice(state, index, self.seeded).to_state_dict(),
+                      target.config.to_yaml())
+
+  def run(self, resume_command: str, on_start: Callable[[int, int], None]
+          ) -> list[RunOutcome]:
+    config, first = self.targets[0].config, self.targets[0].run_dir
+    if self.seeded:
+      use_cpu_devices(len(self.targets))
+    enable_compilation_cache()
+    for target in self.targets:
+      checkpoint.remove_temporaries(target.run_dir.checkpoints)  # Left by a killed save.
+    callbacks = dict(on_report=self.on_report, on_metrics=self.on_metrics,
+                     on_checkpoint=self.on_checkpoint,
+                     should_stop=lambda: self.stop.requested)
+    key = (jax.vmap(jax.random.PRNGKey)(jnp.asarray([t.config.seed for t in self.targets]))
+           if self.seeded else jax.random.PRNGKey(config.seed))
+    try:
+      loop, _, envs = make_loop(config, key, self.catalog, callbacks)
+    except EnvError as error:
+      return [_failed(first, f'the environments could not start: {error}')]
+    try:
+      try:
+        self._start(loop)
+      except CheckpointError as error:
+        return [_failed(first, f'cannot resume: {error}. Start a new run with '
+                        'another --timestamp.', error.exit_code)]
+      on_start(loop.step, config.steps)
+      failure = self._loop(loop, resume_command)
+      if failure:
+        return [failure]
+    finally:
+      for summary in self.summaries:
+        summary.close()
+      close_all(envs)
+    return [self._outcome(target, evaluation, loop, resume_command)
+            for target, evaluation in zip(self.targets, self.last_eval)]
+
+  def _start(self, loop: Loop) -> None:
+    """Resume, then write the run files and open the summaries."""
+    resume(self.targets, loop)
+    for target in self.targets:
+      target.run_dir.write_run_files(target.config.to_yaml())
+      self.summaries.append(Summaries(target.run_dir.path, resume_step=loop.step))
+    if self.seeded:
+      devices = len(jax.devices())
+      hint = ''
+      if loop.seed_devices < min(devices, len(self.targets)):
+        hint = (f' (JAX splits the seeds only evenly: a multiple of {devices} seeds '
+                f'would use all {devices})')
+      LOG.info('%d seeds in one program, split over %d %s device(s)%s.',
+               len(self.targets), loop.seed_devices,
+               jax.devices()[0].platform.upper(), hint)
+
+  def _loop(self, loop: Loop, resume_command: str) -> RunOutcome | None:
+    """Run the Loop to the budget; a failure's outcome, or None."""
+    first, config = self.targets[0].run_dir, self.targets[0].config
+    with self.stop:
+      try:
+        loop.run(config.steps)
+      except EnvError as error:
+        return _failed(first, f'an environment failed at step {loop.step:,}: {error}. '
+                       f'The last checkpoint is kept in {first.checkpoints}. Resume '
+                       f'with: {resume_command}')
+      except TrainingDiverged as error:
+        kept = checkpoint.latest(first.checkpoints)
+        kept = f'the last finite checkpoint is kept: {kept}' if kept else (
+            'no checkpoint was written before')
+        return _failed(first, f'training diverged: {error}; {kept}. Try a smaller '
+                       f'learning_rate (now {config.learning_rate:g}) or gradient '
+                       f'clipping (max_grad_norm, now {config.max_grad_norm:g}).')
+    return None
+
+  def _outcome(self, target: RunTarget, evaluation: Report | None, loop: Loop,
+               resume_command: str) -> RunOutcome:
+    path = target.run_dir.path
+    if self.stop.requested:
+      return RunOutcome(130, path, f'Interrupted at step {loop.step:,}; checkpoint '
+                        f'saved in {target.run_dir.checkpoints}. Resume with: '
+                        f'{resume_command}', evaluation)
+    if evaluation is not None and evaluation.mean_score is not None:
+      summary = (f'final eval mean score {evaluation.mean_score:.1f} over '
+                 f'{evaluation.episodes} episodes')
+    else:
+      summary = 'no eval episode completed'
+    return RunOutcome(EXIT_OK, path, f'Done at step {loop.step:,}: {summary}. Run '
+                      f'written to {path}', evaluation)
+
+
+def _failed(run_dir: Any, message: str, code: int = EXIT_FAILURE) -> RunOutcome:
+  return RunOutcome(code, run_dir.path, message)

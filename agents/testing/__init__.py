@@ -1,0 +1,1 @@
+"""Mocks for testing the plumbing without learning: MockEnvironment, MockAlgorithm."""

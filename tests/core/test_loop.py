@@ -1,0 +1,141 @@
+import jax
+import pytest
+
+from agents.tools import BatchEnv, InGraphBatchEnv, MockAlgorithm, MockEnvironment
+from agents.core import loop as loop_lib
+from agents.core.loop import Loop, Phase
+
+
+def _env(agents, min_duration=4, max_duration=4):
+  return InGraphBatchEnv(BatchEnv(
+      [MockEnvironment((2,), (1,), min_duration, max_duration, seed=i)
+       for i in range(agents)], blocking=True))
+
+
+def _loop(**kwargs):
+  # One batch step per training call (4 env-steps), so every interval is exact.
+  phases = [Phase('train', _env(4), steps=40, training=True, report_every=16,
+                  log_every=20, checkpoint_every=32, steps_per_call=1),
+            Phase('eval', _env(2), steps=16, training=False, steps_per_call=8)]
+  return Loop(MockAlgorithm(), phases, jax.random.PRNGKey(0), **kwargs)
+
+
+def test_phases_alternate_until_the_training_budget():
+  reports = _loop().run(100)
+  phases = [report.phase for report in reports]
+  train_ends = [r.step for r in reports if r.phase == 'train']
+  # 40 train steps, then eval, until 100 train steps; the last train visit is cut to 20.
+  assert phases.count('eval') == 3
+  assert phases[-1] == 'eval'
+  assert train_ends[-1] == 100
+  evals = [r for r in reports if r.phase == 'eval']
+  assert [r.step for r in evals] == [40, 80, 100]
+
+
+def test_reports_hold_mean_score_and_length_of_episodes_completed_in_the_phase():
+  reports = _loop().run(40)
+  evaluation = [r for r in reports if r.phase == 'eval'][0]
+  # 2 agents x 8 steps with episodes of exactly 4 steps: 4 episodes.
+  assert evaluation.episodes == 4
+  assert evaluation.mean_length == 4.0
+  assert -4 <= evaluation.mean_score <= 4
+  train = [r for r in reports if r.phase == 'train']
+  # Reports at 16 and 32 steps, and at the end of the visit (40).
+  assert [r.phase_step for r in train] == [16, 32, 40]
+  assert sum(r.episodes for r in train) == 4 * (10 // 4)
+
+
+def test_metrics_and_checkpoints_follow_their_intervals():
+  metrics, checkpoints = [], []
+  loop = _loop(on_metrics=lambda name, step, m: metrics.append((name, step, m)),
+               on_checkpoint=lambda loop: checkpoints.append(loop.step))
+  loop.run(80)
+  assert [step for _, step, _ in metrics] == [20, 40, 60, 80]
+  assert metrics[-1][2]['experienced_steps'] == 80
+  # Every 32 steps, and once at the end of the run.
+  assert checkpoints == [32, 64, 80]
+
+
+def test_the_learner_moves_between_phases_and_eval_does_not_change_it():
+  loop = _loop()
+  loop.run(40)
+  # MockAlgorithm's learner counts experienced training steps only.
+  assert int(loop.learner) == 40
+
+
+def test_state_dict_resumes_the_step_counter():
+  loop = _loop()
+  loop.run(40)
+  resumed = _loop()
+  resumed.load_state_dict(loop.state_dict())
+  reports = resumed.run(80)
+  assert reports[0].step > 40
+  assert resumed.step == 80
+
+
+def test_should_stop_ends_the_run_early_with_a_checkpoint():
+  checkpoints = []
+  loop = _loop(should_stop=lambda: True,
+               on_checkpoint=lambda loop: checkpoints.append(loop.step))
+  loop.run(1000)
+  assert loop.step < 1000
+
+
+def test_bad_phases_are_rejected():
+  with pytest.raises(ValueError, match='training phase'):
+    Loop(MockAlgorithm(), [Phase('eval', _env(2), 8, training=False, steps_per_call=4)],
+         jax.random.PRNGKey(0))
+  with pytest.raises(ValueError, match='steps must be'):
+    Phase('train', _env(2), 0, training=True)
+
+
+def test_compile_time_is_reported_apart_from_training_time():
+  import time
+  from agents.core.compile_clock import CompileClock
+  start = time.time()
+  loop = _loop()
+  reports = loop.run(40)
+  elapsed = time.time() - start
+  last = reports[-1]
+  # Two programs (train, eval) were compiled during the run, and the report says so.
+  assert last.compile_time > 0 and last.compile_time == loop.compile_time
+  assert loop.train_time > 0 and loop.train_time + loop.compile_time < elapsed
+  # A second run of the same loop compiles nothing new.
+  compile_before = loop.compile_time
+  loop.run(80)
+  assert loop.compile_time - compile_before < compile_before / 2
+  # Nested spans count once.
+  clock = CompileClock()
+  clock._record('/jax/core/compile/jaxpr_trace_duration', 10.0, 12.0)
+  clock._record('/jax/core/compile/jaxpr_trace_duration', 10.5, 11.0)
+  clock._record('/jax/core/compile/backend_compile_duration', 11.5, 13.0)
+  clock._record('/unrelated/event', 0.0, 100.0)
+  assert clock.seconds() == pytest.approx(3.0)
+  assert clock.seconds(since=12.5) == pytest.approx(0.5)
+
+
+def test_each_phase_compiles_its_run_once_whatever_the_budgets():
+  from agents.core.compile_clock import CompileClock
+  # Deliberately misaligned: 12 env-steps per train call, intervals of 10, 7 and
+  # 25 env-steps, visits of 30 and 5 steps, a budget of 101.
+  phases = [Phase('train', _env(4), steps=30, training=True, report_every=10,
+                  log_every=7, checkpoint_every=25, steps_per_call=3),
+            Phase('eval', _env(2), steps=5, training=False, steps_per_call=3)]
+  loop = Loop(MockAlgorithm(), phases, jax.random.PRNGKey(1))
+  with CompileClock() as clock:
+    reports = loop.run(101)
+  assert clock.compiles['jit(run_steps)'] == 2  # One program per phase.
+  # Visits run whole calls: 30 -> 36 env-steps; the budget rounds up to 108.
+  assert loop.step == 108
+  assert [r.step for r in reports if r.phase == 'eval'] == [36, 72, 108]
+  # A report after every call that passed a multiple of 10 (not the visit's last).
+  train = [r.phase_step for r in reports if r.phase == 'train']
+  assert train[:3] == [12, 24, 36]
+
+
+@pytest.mark.parametrize('devices, seeds, expected', [
+    (1, 4, 1), (2, 4, 2), (2, 3, 1), (2, 1, 1), (8, 12, 6), (16, 5, 5)])
+def test_seeds_split_over_the_most_devices_that_divide_them(monkeypatch, devices,
+                                                            seeds, expected):
+  monkeypatch.setattr(loop_lib.jax, 'devices', lambda *args: list(range(devices)))
+  assert loop_lib.seed_devices(seeds) == expected
