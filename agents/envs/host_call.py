@@ -31,8 +31,8 @@ forces that path, `AGENTS_HOST_CALL=ffi` the handler.
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
-import sys
 import threading
 import weakref
 from typing import Any, Callable
@@ -41,6 +41,8 @@ import jax
 import jax.experimental
 import jax.numpy as jnp
 import numpy as np
+
+LOG = logging.getLogger(__name__)
 
 TARGET = 'agents_host_call'
 _FFI_API_MAJOR, _FFI_API_MINOR = 0, 1     # The oldest FFI API this code needs.
@@ -244,11 +246,10 @@ def _probe() -> bool:
         f'the probe call failed ({type(error).__name__}: {first})')
   _probe_result['done'] = problem is None
   if problem:
-    print(f'warning: agents.envs.host_call: {problem} (jaxlib '
-          f'{jax.__version__}); host envs are called through '
-          'jax.experimental.io_callback instead, which is slower. '
-          'Set AGENTS_HOST_CALL=io_callback to choose it and silence this.',
-          file=sys.stderr)
+    LOG.warning('agents.envs.host_call: %s (jaxlib %s); host envs are called through '
+                'jax.experimental.io_callback instead, which is slower. Set '
+                'AGENTS_HOST_CALL=io_callback to choose it and silence this.',
+                problem, jax.__version__)
   return problem is None
 
 

@@ -13,10 +13,13 @@ written to the process's stdout and stderr while a pool is made.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import tempfile
 from typing import Iterator
+
+LOG = logging.getLogger(__name__)
 
 KNOWN_NOISE = ("compiler attribute 'settotalmass' is deprecated",)
 
@@ -29,7 +32,7 @@ def is_noise(text: str) -> bool:
 
 def _print_warning(message: str) -> None:
   if not is_noise(message):
-    print(f'MuJoCo warning: {message.strip()}', file=sys.stderr)
+    LOG.warning('MuJoCo warning: %s', message.strip())
 
 
 def install_warning_handler() -> None:

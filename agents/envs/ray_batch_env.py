@@ -25,10 +25,10 @@ encrypted).
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
-import sys
 import threading
 import time
 import traceback
@@ -43,6 +43,8 @@ import numpy as np
 from agents.envs import batch_env as batch_env_lib
 from agents.envs.process import (WorkerDiedError, WorkerError, WorkerTimeoutError,
                                   serialize_constructor)
+
+LOG = logging.getLogger(__name__)
 
 INSTALL = "pip install -e '.[ray]'"
 _START_TIMEOUT = 60.0   # Seconds for the actors to build their envs and connect.
@@ -331,7 +333,7 @@ class RayBatchEnv:
       try:
         ray.shutdown()
       except Exception as error:  # Never raise from close().
-        print(f'warning: ray.shutdown() failed: {error}', file=sys.stderr)
+        LOG.warning('ray.shutdown() failed: %s', error)
       self._started_ray = False
 
   def __enter__(self) -> 'RayBatchEnv':

@@ -11,7 +11,7 @@ from typing import Callable
 
 from agents.parts.attr_dict import AttrDict
 from agents.run.catalog import Catalog
-from agents.errors import ConfigError
+from agents.errors import ConfigError  # noqa: F401  (configs.ConfigError, as before)
 
 
 def default() -> AttrDict:

@@ -18,7 +18,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from agents.parts.distributions import Categorical, DiagGaussian
-from agents.errors import ConfigError
 from agents.errors import UnsupportedActionSpace
 
 

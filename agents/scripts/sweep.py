@@ -20,9 +20,8 @@ PNG with a band per grid point, `<timestamp>-<config>-sweep.png`.
 from __future__ import annotations
 
 import argparse
-import datetime
+import dataclasses
 import itertools
-import json
 import os
 import re
 import signal
@@ -32,13 +31,17 @@ import sys
 import time
 from typing import Any, Sequence
 
+from agents.errors import ConfigError, UsageError
 from agents.run import config_checks
+from agents.run.launch import read_saved_config
+from agents.run.metrics_file import read_reports
+from agents.run.run_dir import CONFIG_FILE, METRICS_FILE, new_timestamp, write_atomic
 from agents.scripts import configs
 
 INSTALL = "pip install -e '.[ray]'"
 
 
-class SweepError(Exception):
+class SweepError(UsageError):
   """Bad input for the sweep; printed as one line."""
 
 
@@ -98,28 +101,51 @@ def run_timestamp(timestamp: str, name: str, seed: int) -> str:
   return '-'.join([timestamp] + ([name] if name else []) + [f'seed{seed}'])
 
 
-def finished(run_dir: str) -> dict | None:
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+  """How one run of the sweep ended (what a Ray task returns)."""
+  code: int
+  error: str | None = None
+  wall_s: float | None = None
+  final_eval: float | None = None
+  steps_per_s: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepRow:
+  """One run of the grid: its point, seed and directory, and how it ended."""
+  point: dict
+  name: str
+  seed: int
+  run_dir: str
+  result: RunResult | None = None
+
+  @property
+  def ok(self) -> bool:
+    return self.result is not None and self.result.code == 0
+
+
+def finished(run_dir: str) -> RunResult | None:
   """Final eval and speed of a run that trained and evaluated to its `steps`."""
-  path = os.path.join(run_dir, 'metrics.jsonl')
-  config_path = os.path.join(run_dir, 'config.yaml')
+  path = os.path.join(run_dir, METRICS_FILE)
+  config_path = os.path.join(run_dir, CONFIG_FILE)
   if not (os.path.exists(path) and os.path.exists(config_path)):
     return None
-  import yaml
-  with open(config_path) as stream:
-    steps = (yaml.safe_load(stream) or {}).get('steps')
-  with open(path) as stream:
-    reports = [json.loads(line) for line in stream if line.strip()]
-  train = [r for r in reports if r['phase'] == 'train']
-  evals = [r for r in reports if r['phase'] == 'eval']
-  # Done: trained to `steps` and evaluated there (a run can fail in its last eval).
-  if not train or not evals or steps is None or min(
-      train[-1]['step'], evals[-1]['step']) < steps:
+  try:
+    steps = read_saved_config(config_path).get('steps')
+  except UsageError:
     return None
-  return {'final_eval': evals[-1]['mean_score'] if evals else None,
-          'steps_per_s': train[-1]['step'] / max(train[-1]['train_time'], 1e-9)}
+  reports = read_reports(path)
+  train = [r for r in reports if r.phase == 'train']
+  evals = [r for r in reports if r.phase == 'eval']
+  # Done: trained to `steps` and evaluated there (a run can fail in its last eval).
+  if not train or not evals or steps is None or min(train[-1].step, evals[-1].step) < steps:
+    return None
+  return RunResult(code=0, final_eval=evals[-1].mean_score,
+                   steps_per_s=train[-1].step / max(train[-1].train_time, 1e-9))
 
 
-def train_one(command: list[str], run_dir: str) -> dict:
+def train_one(command: list[str], run_dir: str) -> RunResult:
   """Run one training program to its end (inside a Ray task); never raises.
 
   The program dies with the task's worker (PR_SET_PDEATHSIG), and a
@@ -151,15 +177,14 @@ def train_one(command: list[str], run_dir: str) -> dict:
       raise
     stderr.seek(0)
     err = stderr.read()
-  result = {'run_dir': run_dir, 'code': process.returncode, 'wall_s': time.time() - start,
-            'error': None}
+  wall = time.time() - start
   if process.returncode != 0:
     lines = [line for line in err.splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith('error:')]
-    result['error'] = (errors or lines or [f'exit code {process.returncode}'])[-1]
-  else:
-    result.update(finished(run_dir) or {})
-  return result
+    error = (errors or lines or [f'exit code {process.returncode}'])[-1]
+    return RunResult(process.returncode, error, wall)
+  done = finished(run_dir) or RunResult(0)
+  return dataclasses.replace(done, wall_s=wall)
 
 
 def start_ray(address: str | None) -> Any:
@@ -211,10 +236,10 @@ def main(argv: Sequence[str] | None = None) -> int:
   try:
     points = grid(args.config, args.sets)
     ray = start_ray(args.ray_address)
-  except (SweepError, configs.ConfigError) as error:
+  except (SweepError, ConfigError) as error:
     print(f'error: {error}', file=sys.stderr)
     return 2
-  timestamp = args.timestamp or datetime.datetime.now().strftime('%Y%m%dT%H%M%S')
+  timestamp = args.timestamp or new_timestamp()
   logdir = os.path.abspath(args.logdir)
   try:
     results = _run_grid(ray, args, points, timestamp, logdir)
@@ -228,83 +253,85 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_grid(ray: Any, args: argparse.Namespace, points: list[dict],
-              timestamp: str, logdir: str) -> list[dict]:
+              timestamp: str, logdir: str) -> list[SweepRow]:
   task = ray.remote(num_cpus=args.cpus_per_run, max_retries=0)(train_one)
-  pending, results = {}, []
+  pending, rows = {}, []
   keys = varying(points)
   for point in points:
     for seed in args.seeds:
       run_stamp = run_timestamp(timestamp, label(point, keys), seed)
       name = f'{run_stamp}-{args.config}'
-      run_dir = os.path.join(logdir, name)
-      entry = {'point': point, 'name': label(point, keys), 'seed': seed,
-               'run_dir': run_dir}
-      done = finished(run_dir)
+      row = SweepRow(point, label(point, keys), seed, os.path.join(logdir, name))
+      done = finished(row.run_dir)
       if done:
         print(f'{name}: finished before, skipped.', file=sys.stderr)
-        results.append(dict(entry, code=0, error=None, wall_s=None, **done))
+        rows.append(dataclasses.replace(row, result=done))
         continue
       command = [sys.executable, '-m', 'agents.scripts.train', f'--logdir={logdir}',
                  f'--config={args.config}', f'--timestamp={run_stamp}',
                  f'--seed={seed}', '--quiet']
       for key, value in point.items():
         command += ['--set', f'{key}={value}']
-      pending[task.remote(command, run_dir)] = entry
+      pending[task.remote(command, row.run_dir)] = row
   try:
     while pending:
       # Short waits, so that Ctrl-C (handled between them) is never held up.
       ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
-      if not ready:
-        continue
-      entry = pending.pop(ready[0])
-      try:
-        outcome = ray.get(ready[0])
-      except Exception as error:  # The task itself failed (e.g. a node died).
-        outcome = {'code': 1, 'error': f'{type(error).__name__}: {error}',
-                   'wall_s': None}
-      entry.update(outcome)
-      results.append(entry)
-      status = ('done' if entry['code'] == 0 else f"FAILED ({entry['error']})")
-      print(f"{os.path.basename(entry['run_dir'])}: {status}", file=sys.stderr)
+      if ready:
+        rows.append(_collect(ray, ready[0], pending.pop(ready[0])))
   except KeyboardInterrupt:
     for ref in pending:
       ray.cancel(ref)
     ray.wait(list(pending), num_returns=len(pending), timeout=90)
     raise
-  return results
+  return rows
 
 
-def _summarize(results: list[dict], config: str, timestamp: str, logdir: str) -> int:
-  rows = ['| overrides | seed | final eval | env-steps/s | wall s | status |',
-          '| --- | ---: | ---: | ---: | ---: | --- |']
-  number = lambda value, spec: '' if value is None else format(value, spec)
-  for entry in sorted(results, key=lambda e: (e['name'], e['seed'])):
-    status = 'ok' if entry['code'] == 0 else entry['error']
-    rows.append(
-        f"| {entry['name'] or '(config)'} | {entry['seed']} | "
-        f"{number(entry.get('final_eval'), ',.1f')} | "
-        f"{number(entry.get('steps_per_s'), ',.0f')} | "
-        f"{number(entry.get('wall_s'), '.0f')} | {status} |")
-  by_point: dict[str, list[float]] = {}
-  for entry in results:
-    if entry.get('final_eval') is not None:
-      by_point.setdefault(entry['name'] or '(config)', []).append(entry['final_eval'])
-  rows += ['', '| overrides | final eval: median [min, max] |', '| --- | ---: |']
-  rows += [f'| {name} | {statistics.median(v):,.1f} [{min(v):,.1f}, {max(v):,.1f}] |'
-           for name, v in sorted(by_point.items())]
-  table = '\n'.join(rows)
+def _collect(ray: Any, ref: Any, row: SweepRow) -> SweepRow:
+  """The row of a finished task, said in one line."""
+  try:
+    result = ray.get(ref)
+  except Exception as error:  # The task itself failed (e.g. a node died).
+    result = RunResult(1, f'{type(error).__name__}: {error}')
+  row = dataclasses.replace(row, result=result)
+  status = 'done' if row.ok else f'FAILED ({result.error})'
+  print(f'{os.path.basename(row.run_dir)}: {status}', file=sys.stderr)
+  return row
+
+
+def _summarize(rows: list[SweepRow], config: str, timestamp: str, logdir: str) -> int:
+  table = '\n'.join(_table(rows))
   base = os.path.join(logdir, f'{timestamp}-{config}-sweep')
-  with open(f'{base}.md', 'w') as stream:
-    stream.write(table + '\n')
+  write_atomic(f'{base}.md', table + '\n')
   from agents.scripts import plot
-  runs = [entry['run_dir'] for entry in results
-          if os.path.exists(os.path.join(entry['run_dir'], 'metrics.jsonl'))]
+  runs = [row.run_dir for row in rows
+          if os.path.exists(os.path.join(row.run_dir, METRICS_FILE))]
   if runs:
-    names = {entry['run_dir']: entry['name'] or config for entry in results}
+    names = {row.run_dir: row.name or config for row in rows}
     plot.plot_runs(runs, f'{base}.png', group=lambda run: names[run])
   print(table)
   print(f'Table and curves: {base}.md, {base}.png')
-  return 0 if all(entry['code'] == 0 for entry in results) else 1
+  return 0 if all(row.ok for row in rows) else 1
+
+
+def _table(rows: list[SweepRow]) -> list[str]:
+  """The markdown table of every run, then the median [min, max] per grid point."""
+  lines = ['| overrides | seed | final eval | env-steps/s | wall s | status |',
+           '| --- | ---: | ---: | ---: | ---: | --- |']
+  number = lambda value, spec: '' if value is None else format(value, spec)
+  by_point: dict[str, list[float]] = {}
+  for row in sorted(rows, key=lambda r: (r.name, r.seed)):
+    result = row.result or RunResult(1, 'not run')
+    lines.append(
+        f"| {row.name or '(config)'} | {row.seed} | {number(result.final_eval, ',.1f')} | "
+        f"{number(result.steps_per_s, ',.0f')} | {number(result.wall_s, '.0f')} | "
+        f"{'ok' if row.ok else result.error} |")
+    if result.final_eval is not None:
+      by_point.setdefault(row.name or '(config)', []).append(result.final_eval)
+  lines += ['', '| overrides | final eval: median [min, max] |', '| --- | ---: |']
+  lines += [f'| {name} | {statistics.median(v):,.1f} [{min(v):,.1f}, {max(v):,.1f}] |'
+            for name, v in sorted(by_point.items())]
+  return lines
 
 
 if __name__ == '__main__':
