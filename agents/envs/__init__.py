@@ -11,6 +11,7 @@ _EXPORTS = {
     'GymnaxEnv': 'agents.envs.gymnax_env:GymnaxEnv',
     'EnvPoolBatchEnv': 'agents.envs.envpool_env:EnvPoolBatchEnv',
     'HostBatchEnv': 'agents.envs.protocol:HostBatchEnv',
+    'BatchStep': 'agents.envs.protocol:BatchStep',
     'BatchEnv': 'agents.envs.batch_env:BatchEnv',
     'WorkerBatchEnv': 'agents.envs.worker_batch_env:WorkerBatchEnv',
     'RayBatchEnv': 'agents.envs.ray_batch_env:RayBatchEnv',

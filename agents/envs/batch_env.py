@@ -7,6 +7,8 @@ from typing import Any, Sequence
 import gymnasium as gym
 import numpy as np
 
+from agents.envs.protocol import BatchStep
+
 
 def check_same_spaces(spaces: Sequence[tuple[gym.Space, gym.Space]]) -> None:
   """Raise if envs of a batch disagree on their spaces."""
@@ -76,8 +78,7 @@ class BatchEnv:
   def __getitem__(self, index: int) -> Any:
     return self._envs[index]
 
-  def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                         np.ndarray, list[dict]]:
+  def step(self, actions: Any) -> BatchStep:
     """Step every env; returns observ, reward, terminated, truncated, infos."""
     actions = check_actions(actions, len(self), self.action_space)
     if self._blocking:
@@ -87,8 +88,9 @@ class BatchEnv:
                   for env, action in zip(self._envs, actions)]
       transitions = [promise() for promise in promises]
     observs, rewards, terminated, truncated, infos = zip(*transitions)
-    return (stack_observs(observs), np.asarray(rewards, np.float32),
-            np.asarray(terminated, bool), np.asarray(truncated, bool), list(infos))
+    return BatchStep(stack_observs(observs), np.asarray(rewards, np.float32),
+                     np.asarray(terminated, bool), np.asarray(truncated, bool),
+                     list(infos))
 
   def reset(self, indices: Sequence[int] | None = None,
             seeds: Sequence[int | None] | None = None) -> np.ndarray:

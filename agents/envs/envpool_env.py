@@ -24,6 +24,7 @@ import gymnasium as gym
 import numpy as np
 
 from agents.envs import mujoco_noise
+from agents.envs.protocol import BatchStep, ColumnInfos
 
 INSTALL = "pip install -e '.[envpool]'"
 
@@ -94,9 +95,8 @@ class EnvPoolBatchEnv:
     self._steps[indices] = 0
     return observ
 
-  def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                         np.ndarray, dict]:
-    """Step every env; returns observ, reward, terminated, truncated, info."""
+  def step(self, actions: Any) -> BatchStep:
+    """Step every env; returns observ, reward, terminated, truncated, infos."""
     actions = np.asarray(actions, self._action_dtype)
     expected = (self._num_envs,) + tuple(self.action_space.shape or ())
     if actions.shape != expected:
@@ -111,7 +111,8 @@ class EnvPoolBatchEnv:
     self._steps += 1
     first = (self._episodes == 1) & (self._first_limits > 0)
     truncated |= first & (self._steps >= self._first_limits) & ~terminated
-    return observ, reward, terminated, truncated, info
+    return BatchStep(observ, reward, terminated, truncated,
+                     ColumnInfos(info, order, self._num_envs))
 
   def close(self) -> None:
     close = getattr(self._pool, 'close', None)

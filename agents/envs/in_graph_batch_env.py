@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from agents.core import in_graph_env
 from agents.envs.host_call import HostFunction
+from agents.envs.protocol import HostBatchEnv
 from agents.core.in_graph_env import EnvSpec, EnvState
 from agents.errors import EnvOutputError
 
@@ -27,7 +28,7 @@ class InGraphBatchEnv:
   naming the env, the field and the step of its episode.
   """
 
-  def __init__(self, batch_env: Any, seeds: Sequence[int] | None = None) -> None:
+  def __init__(self, batch_env: HostBatchEnv, seeds: Sequence[int] | None = None) -> None:
     self._batch_env = batch_env
     self.num_agents = len(batch_env)
     self.spec = EnvSpec.from_spaces(batch_env.observation_space,
@@ -50,7 +51,7 @@ class InGraphBatchEnv:
     self._step_call = HostFunction(self._step_envs, self._step_struct)
 
   @property
-  def batch_env(self) -> Any:
+  def batch_env(self) -> HostBatchEnv:
     return self._batch_env
 
   def init(self, key: jax.Array) -> EnvState:

@@ -31,18 +31,18 @@ import secrets
 import socket
 import threading
 import time
-import traceback
 import warnings
 from multiprocessing import AuthenticationError
 from multiprocessing.connection import Client, Connection, Listener
 from typing import Any, Callable, Sequence
 
-import cloudpickle
 import numpy as np
 
 from agents.envs import batch_env as batch_env_lib
+from agents.envs.env_slice import EnvSlice
 from agents.envs.process import (WorkerDiedError, WorkerError, WorkerTimeoutError,
                                   serialize_constructor)
+from agents.envs.protocol import BatchStep, empty_infos
 
 LOG = logging.getLogger(__name__)
 
@@ -54,29 +54,23 @@ class _EnvActor:
   """Holds envs [first, first + n) of the batch (runs inside a Ray actor)."""
 
   def __init__(self, payload: list[bytes], first: int) -> None:
-    self._first = first
-    self._envs: list[Any] = []
+    self._envs = EnvSlice(first)
     self._error: str | None = None
     try:
-      for index, constructor in enumerate(payload, first):
-        self._current = index
-        self._envs.append(cloudpickle.loads(constructor)())
+      self._envs.build(payload)
     except Exception:
-      self._error = f'(in env {self._current})\n' + traceback.format_exc()
+      self._error = self._envs.failure()
 
   def spaces(self) -> tuple:
     if self._error:
       return ('error', self._error)
-    env = self._envs[0]
-    batch_env_lib.check_same_spaces([(e.observation_space, e.action_space)
-                                     for e in self._envs])
-    return ('ok', (env.observation_space, env.action_space))
+    return ('ok', self._envs.spaces)
 
   def serve(self, address: tuple[str, int], authkey: bytes) -> None:
     """Connect back to the batch and answer its step/reset messages until told to stop."""
     conn = Client(address, authkey=authkey)
     try:
-      conn.send(('hello', self._first, os.getpid()))
+      conn.send(('hello', self._envs.first, os.getpid()))
       handlers = {'step': self.step, 'reset': self.reset}
       while True:
         kind, message = conn.recv()
@@ -87,34 +81,21 @@ class _EnvActor:
       pass   # The batch went away; the actor is killed next.
     finally:
       conn.close()
-      for env in self._envs:
-        try:
-          env.close()
-        except Exception:
-          pass
+      self._envs.close()
 
   def step(self, actions: np.ndarray) -> tuple:
     try:
-      results = []
-      for local, (env, action) in enumerate(zip(self._envs, actions)):
-        self._current = self._first + local
-        results.append(env.step(action)[:4])
-      observ, reward, terminated, truncated = zip(*results)
-      return ('ok', (batch_env_lib.stack_observs(observ),
-                     np.asarray(reward, np.float32), np.asarray(terminated, bool),
-                     np.asarray(truncated, bool)))
+      arrays, infos = self._envs.step(actions)
+      return ('ok', (arrays['observ'], arrays['reward'], arrays['terminated'],
+                     arrays['truncated'], infos))
     except Exception:
-      return ('error', f'(in env {self._current})\n' + traceback.format_exc())
+      return ('error', self._envs.failure())
 
   def reset(self, requests: list[tuple[int, int | None]]) -> tuple:
     try:
-      observs = []
-      for index, seed in requests:
-        self._current = index
-        observs.append(self._envs[index - self._first].reset(seed=seed)[0])
-      return ('ok', batch_env_lib.stack_observs(observs))
+      return ('ok', self._envs.reset(requests))
     except Exception:
-      return ('error', f'(in env {self._current})\n' + traceback.format_exc())
+      return ('error', self._envs.failure())
 
 
 def connect_host(nodes: list[dict], node_id: str) -> str:
@@ -279,15 +260,18 @@ class RayBatchEnv:
         f'The Ray actor of envs {part.start}..{part.stop - 1} died during {action} '
         '(its connection closed).')
 
-  def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                         np.ndarray, list[dict]]:
+  def step(self, actions: Any) -> BatchStep:
     """Step every env; returns observ, reward, terminated, truncated, infos."""
     actions = batch_env_lib.check_actions(actions, self._size, self.action_space)
     for index, part in enumerate(self._slices):
       self._send(index, ('step', actions[part]), 'step()')
     parts = [self._receive(index, 'step()') for index in range(len(self._slices))]
-    observ, reward, terminated, truncated = (np.concatenate(x) for x in zip(*parts))
-    return observ, reward, terminated, truncated, [{}] * self._size
+    observ, reward, terminated, truncated = (
+        np.concatenate(x) for x in list(zip(*parts))[:4])
+    infos: list[dict] = []
+    for part, (*_, part_infos) in zip(self._slices, parts):
+      infos.extend(part_infos or empty_infos(part.stop - part.start))
+    return BatchStep(observ, reward, terminated, truncated, infos)
 
   def reset(self, indices: Sequence[int] | None = None,
             seeds: Sequence[int | None] | None = None) -> np.ndarray:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import os
 import tempfile
-import traceback
 from typing import Any, Callable, Sequence
 
-import cloudpickle
 import gymnasium as gym
 import numpy as np
 
 from agents.envs import batch_env as batch_env_lib
 from agents.envs import process
+from agents.envs.env_slice import EnvSlice
+from agents.envs.protocol import BatchStep, empty_infos
 
 _ATTACH = 'attach'
 _STEP = 'step'
@@ -113,8 +113,7 @@ class WorkerBatchEnv:
   def __len__(self) -> int:
     return self._size
 
-  def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                         np.ndarray, list[dict]]:
+  def step(self, actions: Any) -> BatchStep:
     """Step every env; returns observ, reward, terminated, truncated, infos."""
     actions = batch_env_lib.check_actions(actions, self._size, self.action_space)
     self._arrays['action'][:] = actions
@@ -123,10 +122,10 @@ class WorkerBatchEnv:
     infos: list[dict] = []
     for worker, part in zip(self._workers, self._slices):
       worker_infos = worker.receive(self._timeout, 'step()')
-      infos.extend(worker_infos or [{}] * (part.stop - part.start))
+      infos.extend(worker_infos or empty_infos(part.stop - part.start))
     arrays = self._arrays
-    return (np.array(arrays['observ']), np.array(arrays['reward']),
-            np.array(arrays['terminated']), np.array(arrays['truncated']), infos)
+    return BatchStep(np.array(arrays['observ']), np.array(arrays['reward']),
+                     np.array(arrays['terminated']), np.array(arrays['truncated']), infos)
 
   def reset(self, indices: Sequence[int] | None = None,
             seeds: Sequence[int | None] | None = None) -> np.ndarray:
@@ -168,14 +167,10 @@ class WorkerBatchEnv:
 def _worker(conn: Any, payload: list[bytes], first_index: int) -> None:
   """Worker loop: build a slice of the batch, then serve step/reset messages."""
   process.ignore_interrupts()
-  envs: list[Any] = []
-  current = first_index
+  envs = EnvSlice(first_index)
   try:
-    for current, constructor in enumerate(payload, first_index):
-      envs.append(cloudpickle.loads(constructor)())
-    batch_env_lib.check_same_spaces(
-        [(env.observation_space, env.action_space) for env in envs])
-    conn.send((process.READY, (envs[0].observation_space, envs[0].action_space)))
+    envs.build(payload)
+    conn.send((process.READY, envs.spaces))
     arrays: dict[str, np.ndarray] = {}
     while True:
       kind, message = conn.recv()
@@ -187,39 +182,20 @@ def _worker(conn: Any, payload: list[bytes], first_index: int) -> None:
                   _map_arrays(path, layout, 'r+').items()}
         conn.send((process.RESULT, None))
       elif kind == _STEP:
-        infos, any_info = [], False
-        for local, env in enumerate(envs):
-          current = first_index + local
-          observ, reward, terminated, truncated, info = env.step(
-              arrays['action'][local])
-          arrays['observ'][local] = observ
-          arrays['reward'][local] = reward
-          arrays['terminated'][local] = terminated
-          arrays['truncated'][local] = truncated
-          infos.append(info)
-          any_info = any_info or bool(info)
-        conn.send((process.RESULT, infos if any_info else None))
+        conn.send((process.RESULT, envs.step(arrays['action'], out=arrays)[1]))
       elif kind == _RESET:
-        for index, seed in message:
-          current = index
-          observ, _ = envs[index - first_index].reset(seed=seed)
-          arrays['observ'][index - first_index] = observ
+        arrays['observ'][[index - first_index for index, _ in message]] = (
+            envs.reset(message))
         conn.send((process.RESULT, None))
       elif kind == _RENDER:
-        current = message
-        conn.send((process.RESULT, envs[message - first_index].render()))
+        conn.send((process.RESULT, envs.render(message)))
   except (EOFError, KeyboardInterrupt, BrokenPipeError):
     pass
   except Exception:
     try:
-      conn.send((process.EXCEPTION,
-                 f'(in env {current})\n' + traceback.format_exc()))
+      conn.send((process.EXCEPTION, envs.failure()))
     except Exception:
       pass
   finally:
-    for env in envs:
-      try:
-        env.close()
-      except Exception:
-        pass
+    envs.close()
     conn.close()

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import os
 import sys
 from typing import Callable, Sequence
 
 import numpy as np
 import yaml
+
+from agents.run.metrics_file import read_reports
+from agents.run.run_dir import METRICS_FILE
 
 
 def find_runs(logdir: str) -> list[str]:
@@ -40,14 +42,9 @@ def config_name(run_dir: str) -> str:
 def read_curves(run_dir: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
   """phase -> (steps, mean scores) of one run; later lines win on resume."""
   points: dict[str, dict[int, float]] = collections.defaultdict(dict)
-  with open(os.path.join(run_dir, 'metrics.jsonl')) as stream:
-    for line in stream:
-      line = line.strip()
-      if not line:
-        continue
-      report = json.loads(line)
-      if report.get('mean_score') is not None:
-        points[report['phase']][int(report['step'])] = float(report['mean_score'])
+  for report in read_reports(os.path.join(run_dir, METRICS_FILE)):
+    if report.mean_score is not None:
+      points[report.phase][report.step] = float(report.mean_score)
   return {phase: (np.array(sorted(p)), np.array([p[s] for s in sorted(p)]))
           for phase, p in points.items()}
 
