@@ -27,8 +27,7 @@ class GymnaxEnv:
   gymnax's `step` resets on its own; this adapter calls `step_env` and
   `reset_env` instead, so resets stay explicit (docs/design.md). Natural ends are
   `terminated`; reaching `max_steps_in_episode` is `truncated` (gymnax >= 1.0
-  reports them apart; for older versions a done at the time limit counts as a
-  truncation).
+  reports them apart).
 
   max_length: cap on episode length (gymnax's max_steps_in_episode).
   observ_keep: indices of the observation entries agents see (e.g. [0, 1]:
@@ -102,19 +101,10 @@ class GymnaxEnv:
     keys = jax.random.split(key, self.num_agents)
     observ, env_state, reward, done, _ = self._vmap_step(
         keys, state.inner.env_state, action, self._params)
-    if hasattr(self._env, 'is_truncated'):
-      # gymnax >= 1.0: step_env reports natural terminations only.
-      terminated = done.astype(bool)
-      limit = jax.vmap(self._env.is_truncated, in_axes=(0, None))(
-          env_state, self._params)
-      truncated = limit.astype(bool) & ~terminated
-    elif self._max_steps is not None and hasattr(env_state, 'time'):
-      # Older gymnax: one done flag that includes the time limit.
-      done = done.astype(bool)
-      truncated = done & (env_state.time >= self._max_steps)
-      terminated = done & ~truncated
-    else:
-      terminated, truncated = done.astype(bool), jnp.zeros_like(done, bool)
+    # gymnax >= 1.0 (pyproject.toml): step_env reports natural terminations only.
+    terminated = done.astype(bool)
+    limit = jax.vmap(self._env.is_truncated, in_axes=(0, None))(env_state, self._params)
+    truncated = limit.astype(bool) & ~terminated
     done = terminated | truncated
     return state.replace(
         observ=self._observ(observ), action=action,

@@ -99,11 +99,6 @@ class RunDir:
   def file(self, name: str) -> str:
     return os.path.join(self.path, name)
 
-  @property
-  def started(self) -> bool:
-    """Whether a run wrote its config here (a new process resumes it)."""
-    return os.path.exists(self.file(CONFIG_FILE))
-
   def resume_command(self, extra: Sequence[str] = ()) -> str:
     """The shell command that resumes this run (quoted, so it pastes back)."""
     words = ['python', '-m', 'agents.scripts.train', f'--logdir={self.logdir}',

@@ -76,6 +76,16 @@ def default() -> AttrDict:
   )
 
 
+def _variant(base: AttrDict, **changes: object) -> AttrDict:
+  """`base` with some keys changed (each must exist), locked again."""
+  with base.unlocked:
+    for key, value in changes.items():
+      if key not in base:
+        raise KeyError(f'{key} is not a config key')
+      base[key] = value
+  return base
+
+
 def pendulum() -> AttrDict:
   """Pendulum-v1 (Gymnasium, host envs) with PPO; solves (eval >= -200) in ~10 s."""
   config = default()
@@ -93,27 +103,17 @@ def pendulum() -> AttrDict:
 
 def pendulum_jax() -> AttrDict:
   """Pendulum-v1 from gymnax, compiled with the agent into one program."""
-  config = pendulum()
-  with config.unlocked:
-    config.env_backend = 'gymnax'
-  return config
+  return _variant(pendulum(), env_backend='gymnax')
 
 
 def pendulum_kl() -> AttrDict:
   """Pendulum-v1 with BatchPPO's adaptive KL penalty objective."""
-  config = pendulum()
-  with config.unlocked:
-    config.objective = 'kl_penalty'
-  return config
+  return _variant(pendulum(), objective='kl_penalty')
 
 
 def pendulum_recurrent() -> AttrDict:
   """Pendulum-v1 with a GRU policy (chunks of 32 steps): eval -196 (median of 3), 131k steps."""
-  config = pendulum()
-  with config.unlocked:
-    config.network = 'recurrent_gaussian'
-    config.policy_layers = [64]
-  return config
+  return _variant(pendulum(), network='recurrent_gaussian', policy_layers=[64])
 
 
 def pendulum_partial() -> AttrDict:
@@ -127,38 +127,28 @@ def pendulum_partial() -> AttrDict:
 
 def pendulum_partial_recurrent() -> AttrDict:
   """Pendulum-v1 without its angular velocity, GRU policy: eval -308 (median of 3), 262k steps."""
-  config = pendulum_partial()
-  with config.unlocked:
-    config.network = 'recurrent_gaussian'
-    config.policy_layers = [64]
-  return config
+  return _variant(pendulum_partial(), network='recurrent_gaussian', policy_layers=[64])
 
 
 def cartpole() -> AttrDict:
   """CartPole-v1 (Gymnasium) with a categorical policy; reaches 500 in ~1 min."""
-  config = default()
-  with config.unlocked:
-    config.env = 'CartPole-v1'
-    config.network = 'feed_forward_categorical'
-    config.num_agents = 16
-    config.steps = 100_000
-    config.eval_every = 20_000
-    config.eval_steps = 5_000
-    config.discount = 0.99
-    config.learning_rate = 2.5e-4 * 4
-    config.num_minibatches = 8
-    config.update_epochs = 4
-    config.normalize_reward = False
-    config.stagger = False
-  return config
+  return _variant(default(), env='CartPole-v1',
+                  network='feed_forward_categorical',
+                  num_agents=16,
+                  steps=100_000,
+                  eval_every=20_000,
+                  eval_steps=5_000,
+                  discount=0.99,
+                  learning_rate=2.5e-4 * 4,
+                  num_minibatches=8,
+                  update_epochs=4,
+                  normalize_reward=False,
+                  stagger=False)
 
 
 def cartpole_jax() -> AttrDict:
   """CartPole-v1 from gymnax, compiled into one program."""
-  config = cartpole()
-  with config.unlocked:
-    config.env_backend = 'gymnax'
-  return config
+  return _variant(cartpole(), env_backend='gymnax')
 
 
 def locomotion() -> AttrDict:
@@ -187,10 +177,7 @@ def locomotion() -> AttrDict:
 
 def reacher() -> AttrDict:
   """Reacher-v5 (MuJoCo): eval -3.7 (median of 3 seeds) after 1M steps, ~40 s."""
-  config = locomotion()
-  with config.unlocked:
-    config.env = 'Reacher-v5'
-  return config
+  return _variant(locomotion(), env='Reacher-v5')
 
 
 def cheetah() -> AttrDict:
@@ -214,18 +201,12 @@ def hopper() -> AttrDict:
 
 def walker() -> AttrDict:
   """Walker2d-v5 (MuJoCo, ends by falling): eval 4,270 (median of 3) after 1M steps, ~2 min."""
-  config = locomotion()
-  with config.unlocked:
-    config.env = 'Walker2d-v5'
-  return config
+  return _variant(locomotion(), env='Walker2d-v5')
 
 
 def ant() -> AttrDict:
   """Ant-v5 (MuJoCo, ends by falling): eval 2,069 (median of 3) after 1M steps, ~2.5 min."""
-  config = locomotion()
-  with config.unlocked:
-    config.env = 'Ant-v5'
-  return config
+  return _variant(locomotion(), env='Ant-v5')
 
 
 def humanoid() -> AttrDict:

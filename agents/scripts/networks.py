@@ -48,6 +48,14 @@ class ValueHead(nn.Module):
     return MLP(self.layers, 1, 1.0)(observ)[..., 0]
 
 
+def _diag_gaussian(module: nn.Module, mean: jax.Array, init_std: float) -> DiagGaussian:
+  """A Gaussian around `mean` whose std is one learned parameter per action
+  dimension (`policy_log_std`), independent of the state."""
+  log_std = module.param('policy_log_std', nn.initializers.constant(np.log(init_std)),
+                         (mean.shape[-1],))
+  return DiagGaussian(mean, jnp.broadcast_to(jnp.exp(log_std), mean.shape))
+
+
 class FeedForwardGaussian(nn.Module):
   """Gaussian policy with state-independent std, and a separate value MLP."""
   action_size: int
@@ -61,11 +69,8 @@ class FeedForwardGaussian(nn.Module):
   def __call__(self, observ: jax.Array, first: jax.Array, state: jax.Array
                ) -> tuple[DiagGaussian, jax.Array, jax.Array]:
     mean = MLP(self.policy_layers, self.action_size, 0.01, name='policy')(observ)
-    log_std = self.param('policy_log_std', nn.initializers.constant(
-        np.log(self.init_std)), (self.action_size,))
-    std = jnp.broadcast_to(jnp.exp(log_std), mean.shape)
     value = ValueHead(self.value_layers, name='value')(observ)
-    return DiagGaussian(mean, std), value, state
+    return _diag_gaussian(self, mean, self.init_std), value, state
 
 
 class FeedForwardCategorical(nn.Module):
@@ -115,11 +120,8 @@ class RecurrentGaussian(nn.Module):
     state, hidden = scan(self.state_size, name='policy_gru')(state, (hidden, first))
     mean = nn.Dense(self.action_size, kernel_init=_orthogonal(0.01),
                     name='policy_mean')(hidden)
-    log_std = self.param('policy_log_std', nn.initializers.constant(
-        np.log(self.init_std)), (self.action_size,))
-    std = jnp.broadcast_to(jnp.exp(log_std), mean.shape)
     value = ValueHead(self.value_layers, name='value')(observ)
-    return DiagGaussian(mean, std), value, state
+    return _diag_gaussian(self, mean, self.init_std), value, state
 
 
 def feed_forward_gaussian(spec: Any, config: Any) -> FeedForwardGaussian:

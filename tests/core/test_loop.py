@@ -74,11 +74,21 @@ def test_state_dict_resumes_the_step_counter():
 
 
 def test_should_stop_ends_the_run_early_with_a_checkpoint():
+  checkpoints, made = [], []
+  loop = _loop(should_stop=lambda: made[0].step >= 8,   # Stop after two calls.
+               on_checkpoint=lambda loop: checkpoints.append(loop.step))
+  made.append(loop)
+  loop.run(1000)
+  assert loop.step == 8
+  assert checkpoints == [loop.step]   # One checkpoint, at the stop.
+
+
+def test_a_stop_before_any_training_writes_no_checkpoint():
   checkpoints = []
   loop = _loop(should_stop=lambda: True,
                on_checkpoint=lambda loop: checkpoints.append(loop.step))
   loop.run(1000)
-  assert loop.step < 1000
+  assert loop.step == 0 and checkpoints == []
 
 
 def test_bad_phases_are_rejected():
