@@ -5,6 +5,7 @@
     python bench/train_speed.py --configs cheetah --set steps=131072 \
         --variant worker:env_backend=gymnasium,env_processes=true \
         --variant envpool:env_backend=envpool        # backends side by side
+    git worktree add /tmp/before HEAD~5 && python bench/train_speed.py --code before=/tmp/before
 
 Each run is `python -m agents.scripts.train` in its own process. Reported per
 run: training env-steps/s (updates included; eval and JAX compile time
@@ -30,12 +31,14 @@ import time
 
 
 def run(config: str, seed: int, logdir: str, extra: list[str],
-        label: str = '') -> dict:
+        label: str = '', code: str | None = None) -> dict:
+  """One training process; `code`: a checkout whose `agents` it runs (PYTHONPATH)."""
   start = time.time()
-  timestamp = f'{label}seed{seed}'
+  timestamp = f"{label.replace(':', '-')}seed{seed}"
+  env = dict(os.environ, PYTHONPATH=os.path.abspath(code)) if code else None
   subprocess.run([sys.executable, '-m', 'agents.scripts.train', '--logdir', logdir,
                   '--config', config, '--timestamp', timestamp, '--seed', str(seed),
-                  '--quiet', *extra], check=True, stdout=subprocess.DEVNULL)
+                  '--quiet', *extra], check=True, stdout=subprocess.DEVNULL, env=env)
   wall = time.time() - start
   with open(os.path.join(logdir, f'{timestamp}-{config}', 'metrics.jsonl')) as stream:
     reports = [json.loads(line) for line in stream]
@@ -93,19 +96,26 @@ def main() -> None:
   parser.add_argument('--variant', action='append', default=[],
                       metavar='LABEL:KEY=V,KEY=V',
                       help='Run each config once per variant, with these overrides.')
+  parser.add_argument('--code', action='append', default=[], metavar='LABEL=DIR',
+                      help='Also run the `agents` of another checkout (e.g. a git '
+                           'worktree of an older commit), interleaved run by run.')
   args = parser.parse_args()
   extra = [item for override in args.overrides for item in ('--set', override)]
   variants = [(label, [item for pair in sets.split(',') if pair
                        for item in ('--set', pair)])
               for label, _, sets in (v.partition(':') for v in args.variant)]
   variants = variants or [('', [])]
+  codes = [('', None)] + [tuple(item.split('=', 1)) for item in args.code]
+  if args.code:
+    codes[0] = ('this', None)
   results = []
   names = []
   with tempfile.TemporaryDirectory() as logdir:
     for config in args.configs:
       for label, sets in variants:
-        for seed in args.seeds:
-          result = run(config, seed, logdir, extra + sets, label)
+        for seed, (code_label, code) in ((s, c) for s in args.seeds for c in codes):
+          name = f'{code_label}:{label}' if code_label else label
+          result = run(config, seed, logdir, extra + sets, name, code)
           results.append(result)
           names.append(result['config'])
           print(f"{result['config']:14s} seed {seed}: {result['steps_per_s']:8,.0f} "

@@ -19,12 +19,12 @@ import os
 from typing import Any, Callable
 
 import numpy as np
-import yaml
 
 from agents.parts.attr_dict import AttrDict
 from agents.run.catalog import Catalog
 from agents.errors import PolicyLoadError, UsageError
 from agents.run.launch import read_saved_config
+from agents.run.run_dir import config_name_of
 
 
 def read_run(run_dir: str, catalog: Catalog, checkpoint_path: str | None = None
@@ -45,11 +45,7 @@ def read_run(run_dir: str, catalog: Catalog, checkpoint_path: str | None = None
     config = read_saved_config(config_path)
   except UsageError as error:
     raise PolicyLoadError(str(error)) from None
-  name = os.path.basename(os.path.normpath(run_dir)).split('-', 1)[-1]
-  meta = os.path.join(run_dir, 'run.yaml')
-  if os.path.exists(meta):
-    with open(meta) as stream:
-      name = (yaml.safe_load(stream) or {}).get('config_name', name)
+  name = config_name_of(run_dir)
   if checkpoint_path is None:
     checkpoint_path = checkpoint.latest_intact(os.path.join(run_dir, 'checkpoints'))
     if checkpoint_path is None:

@@ -68,6 +68,20 @@ def fsync_directory(directory: str) -> None:
     os.close(descriptor)
 
 
+def config_name_of(path: str) -> str:
+  """The config a run directory was trained with: run.yaml's `config_name`, else
+  its name after the timestamp (a damaged run.yaml falls back to that too)."""
+  import yaml
+  name = os.path.basename(os.path.normpath(path)).split('-', 1)[-1]
+  try:
+    with open(os.path.join(path, RUN_FILE), 'rb') as stream:
+      meta = yaml.safe_load(stream.read().decode('utf-8'))
+  except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    return name
+  saved = meta.get('config_name') if isinstance(meta, dict) else None
+  return str(saved) if isinstance(saved, str) and saved else name
+
+
 @dataclasses.dataclass(frozen=True)
 class RunDir:
   """The directory of one run: `<logdir>/<timestamp>-<config_name><suffix>`."""

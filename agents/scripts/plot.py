@@ -14,10 +14,9 @@ import sys
 from typing import Callable, Sequence
 
 import numpy as np
-import yaml
-
 from agents.run.metrics_file import read_reports
-from agents.run.run_dir import METRICS_FILE
+from agents.errors import EXIT_USAGE
+from agents.run.run_dir import METRICS_FILE, config_name_of
 
 
 def find_runs(logdir: str) -> list[str]:
@@ -30,13 +29,7 @@ def find_runs(logdir: str) -> list[str]:
 
 
 def config_name(run_dir: str) -> str:
-  meta = os.path.join(run_dir, 'run.yaml')
-  if os.path.exists(meta):
-    with open(meta) as stream:
-      name = (yaml.safe_load(stream) or {}).get('config_name')
-      if name:
-        return str(name)
-  return os.path.basename(os.path.normpath(run_dir)).split('-', 1)[-1]
+  return config_name_of(run_dir)
 
 
 def read_curves(run_dir: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -110,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     count = plot(args.logdir, args.out)
   except FileNotFoundError as error:
     print(f'error: {error}', file=sys.stderr)
-    return 2
+    return EXIT_USAGE
   print(f'Wrote {args.out} ({count} runs).')
   return 0
 

@@ -31,11 +31,13 @@ import sys
 import time
 from typing import Any, Sequence
 
-from agents.errors import ConfigError, UsageError
+from agents.errors import (EXIT_FAILURE, EXIT_OK, EXIT_SIGINT, ConfigError,
+                           UsageError)
 from agents.run import config_checks
 from agents.run.launch import read_saved_config
 from agents.run.metrics_file import read_reports
-from agents.run.run_dir import CONFIG_FILE, METRICS_FILE, new_timestamp, write_atomic
+from agents.run.run_dir import (CONFIG_FILE, METRICS_FILE, RunDir, new_timestamp,
+                                write_atomic)
 from agents.scripts import configs
 
 INSTALL = "pip install -e '.[ray]'"
@@ -238,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ray = start_ray(args.ray_address)
   except (SweepError, ConfigError) as error:
     print(f'error: {error}', file=sys.stderr)
-    return 2
+    return error.exit_code
   timestamp = args.timestamp or new_timestamp()
   logdir = os.path.abspath(args.logdir)
   try:
@@ -246,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
   except KeyboardInterrupt:
     print(f'Interrupted; the runs saved checkpoints. Resume with the same command '
           f'and --timestamp={timestamp}.', file=sys.stderr)
-    return 130
+    return EXIT_SIGINT
   finally:
     ray.shutdown()
   return _summarize(results, args.config, timestamp, logdir)
@@ -260,8 +262,9 @@ def _run_grid(ray: Any, args: argparse.Namespace, points: list[dict],
   for point in points:
     for seed in args.seeds:
       run_stamp = run_timestamp(timestamp, label(point, keys), seed)
-      name = f'{run_stamp}-{args.config}'
-      row = SweepRow(point, label(point, keys), seed, os.path.join(logdir, name))
+      run_dir = RunDir(logdir, args.config, run_stamp)
+      name = run_dir.name
+      row = SweepRow(point, label(point, keys), seed, run_dir.path)
       done = finished(row.run_dir)
       if done:
         print(f'{name}: finished before, skipped.', file=sys.stderr)
@@ -311,7 +314,7 @@ def _summarize(rows: list[SweepRow], config: str, timestamp: str, logdir: str) -
     plot.plot_runs(runs, f'{base}.png', group=lambda run: names[run])
   print(table)
   print(f'Table and curves: {base}.md, {base}.png')
-  return 0 if all(row.ok for row in rows) else 1
+  return EXIT_OK if all(row.ok for row in rows) else EXIT_FAILURE
 
 
 def _table(rows: list[SweepRow]) -> list[str]:

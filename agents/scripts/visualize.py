@@ -127,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             args.every, args.downsample)
   except (VisualizeError, ConfigError, PolicyLoadError) as error:
     print(f'error: {error}', file=sys.stderr)
-    return 2
+    return error.exit_code
   stats.update(config=name, checkpoint=os.path.abspath(checkpoint_path),
                seeds=[config.eval_seed + i for i in range(args.num_episodes)],
                mean_return=float(np.mean(stats['returns'])))
