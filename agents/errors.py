@@ -95,6 +95,11 @@ class EnvOutputError(EnvError):
     self.index, self.field, self.episode_step = index, field, episode_step
 
 
+class StorageError(AgentsError, OSError):
+  """A file of the run could not be written: a full disk, a read-only or vanished
+  directory. What was written before stays intact."""
+
+
 class TrainingDiverged(AgentsError, RuntimeError):
   """An update produced non-finite numbers; the learner kept its last finite
   values (see the algorithm's `diagnose`)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ class Summaries:
 
   def __init__(self, logdir: str, resume_step: int | None = None) -> None:
     from tensorboardX import SummaryWriter
+    _route_writer_thread_errors()
     self._logdir = logdir
     self._writers: dict[str, Any] = {}
     self._writer_class = SummaryWriter
@@ -36,7 +38,9 @@ class Summaries:
     return self._writers[phase]
 
   def report(self, report: Report) -> None:
-    """One line of metrics.jsonl; mean score and length in TensorBoard."""
+    """One line of metrics.jsonl; mean score and length in TensorBoard. An event
+    file that its writer thread could not write raises here, in the run."""
+    _raise_writer_error()
     metrics_file.append(self._jsonl, report)
     writer = self._writer(report.phase)
     for name in ('mean_score', 'mean_length'):
@@ -62,3 +66,29 @@ class Summaries:
     for writer in self._writers.values():
       writer.close()
     self._jsonl.close()
+
+
+_writer_errors: list[OSError] = []
+
+
+def _route_writer_thread_errors() -> None:
+  """tensorboardX writes event files in a thread of its own; an OSError there (a
+  full disk) would print a traceback. It is kept instead, and raised in the run
+  at the next report."""
+  hook = threading.excepthook
+  if getattr(hook, '_agents', False):
+    return
+
+  def excepthook(args: threading.ExceptHookArgs) -> None:
+    if isinstance(args.exc_value, OSError):
+      _writer_errors.append(args.exc_value)
+      return
+    hook(args)
+
+  excepthook._agents = True
+  threading.excepthook = excepthook
+
+
+def _raise_writer_error() -> None:
+  if _writer_errors:
+    raise _writer_errors.pop(0)

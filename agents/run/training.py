@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import threading
 from typing import Any, Callable
 
 import jax
@@ -26,6 +24,7 @@ from agents.run import build, checkpoint
 from agents.run.catalog import Catalog
 from agents.run.outcome import RunOutcome
 from agents.run.resume import RunTarget, resume, seed_slice
+from agents.run.stop import StopSignals, signal_name
 from agents.run.summaries import Summaries
 
 LOG = logging.getLogger(__name__)
@@ -119,29 +118,6 @@ def train_targets(targets: list[RunTarget], catalog: Catalog,
                      on_start or (lambda step, total: None))
 
 
-class _StopRequest:
-  """SIGINT (Ctrl-C) asks the Loop to stop after its current call; a second
-  one raises KeyboardInterrupt at once."""
-
-  def __init__(self) -> None:
-    self.requested = False
-    self._previous = None
-
-  def __enter__(self) -> '_StopRequest':
-    if threading.current_thread() is threading.main_thread():
-      self._previous = signal.signal(signal.SIGINT, self._handle)
-    return self
-
-  def _handle(self, signum: int, frame: Any) -> None:
-    if self.requested:
-      raise KeyboardInterrupt
-    self.requested = True
-
-  def __exit__(self, *exc: Any) -> None:
-    if self._previous is not None:
-      signal.signal(signal.SIGINT, self._previous)
-
-
 class _Session:
   """The side effects of one training program: summaries, checkpoints, outcomes."""
 
@@ -152,7 +128,7 @@ class _Session:
     self.seeded = len(targets) > 1
     self.summaries: list[Summaries] = []
     self.last_eval: list[Report | None] = [None] * len(targets)
-    self.stop = _StopRequest()
+    self.stop = StopSignals.current()
     self._on_report = on_report
 
   def on_report(self, report: Report) -> None:
@@ -177,6 +153,11 @@ class _Session:
 
   def run(self, resume_command: str, on_start: Callable[[int, int], None]
           ) -> list[RunOutcome]:
+    with self.stop:   # Signals during start-up stop the run too.
+      return self._run(resume_command, on_start)
+
+  def _run(self, resume_command: str, on_start: Callable[[int, int], None]
+           ) -> list[RunOutcome]:
     config, first = self.targets[0].config, self.targets[0].run_dir
     if self.seeded:
       use_cpu_devices(len(self.targets))
@@ -185,19 +166,22 @@ class _Session:
       checkpoint.remove_temporaries(target.run_dir.checkpoints)  # Left by a killed save.
     callbacks = dict(on_report=self.on_report, on_metrics=self.on_metrics,
                      on_checkpoint=self.on_checkpoint,
-                     should_stop=lambda: self.stop.requested)
+                     should_stop=lambda: bool(self.stop.requested))
     key = (jax.vmap(jax.random.PRNGKey)(jnp.asarray([t.config.seed for t in self.targets]))
            if self.seeded else jax.random.PRNGKey(config.seed))
     try:
       loop, _, envs = make_loop(config, key, self.catalog, callbacks)
     except EnvError as error:
       return [_failed(first, f'the environments could not start: {error}')]
+    self.stop.reclaim()   # Ray, when it started here, installs handlers of its own.
     try:
       try:
         self._start(loop)
       except CheckpointError as error:
         return [_failed(first, f'cannot resume: {error}. Start a new run with '
                         'another --timestamp.', error.exit_code)]
+      except OSError as error:
+        return [_failed(first, _storage_message(error, loop, first, resume_command))]
       on_start(loop.step, config.steps)
       failure = self._loop(loop, resume_command)
       if failure:
@@ -228,29 +212,30 @@ class _Session:
   def _loop(self, loop: Loop, resume_command: str) -> RunOutcome | None:
     """Run the Loop to the budget; a failure's outcome, or None."""
     first, config = self.targets[0].run_dir, self.targets[0].config
-    with self.stop:
-      try:
-        loop.run(config.steps)
-      except EnvError as error:
-        return _failed(first, f'an environment failed at step {loop.step:,}: {error}. '
-                       f'The last checkpoint is kept in {first.checkpoints}. Resume '
-                       f'with: {resume_command}')
-      except TrainingDiverged as error:
-        kept = checkpoint.latest(first.checkpoints)
-        kept = f'the last finite checkpoint is kept: {kept}' if kept else (
-            'no checkpoint was written before')
-        return _failed(first, f'training diverged: {error}; {kept}. Try a smaller '
-                       f'learning_rate (now {config.learning_rate:g}) or gradient '
-                       f'clipping (max_grad_norm, now {config.max_grad_norm:g}).')
+    try:
+      loop.run(config.steps)
+    except OSError as error:   # Checkpoints, metrics or event files could not be written.
+      return _failed(first, _storage_message(error, loop, first, resume_command))
+    except EnvError as error:
+      return _failed(first, f'an environment failed at step {loop.step:,}: {error}. '
+                     f'The last checkpoint is kept in {first.checkpoints}. Resume '
+                     f'with: {resume_command}')
+    except TrainingDiverged as error:
+      kept = checkpoint.latest(first.checkpoints)
+      kept = f'the last finite checkpoint is kept: {kept}' if kept else (
+          'no checkpoint was written before')
+      return _failed(first, f'training diverged: {error}; {kept}. Try a smaller '
+                     f'learning_rate (now {config.learning_rate:g}) or gradient '
+                     f'clipping (max_grad_norm, now {config.max_grad_norm:g}).')
     return None
 
   def _outcome(self, target: RunTarget, evaluation: Report | None, loop: Loop,
                resume_command: str) -> RunOutcome:
     path = target.run_dir.path
     if self.stop.requested:
-      return RunOutcome(130, path, f'Interrupted at step {loop.step:,}; checkpoint '
-                        f'saved in {target.run_dir.checkpoints}. Resume with: '
-                        f'{resume_command}', evaluation)
+      return RunOutcome(128 + self.stop.requested, path,
+                        _stopped(self.stop.requested, loop, target, resume_command),
+                        evaluation)
     if evaluation is not None and evaluation.mean_score is not None:
       summary = (f'final eval mean score {evaluation.mean_score:.1f} over '
                  f'{evaluation.episodes} episodes')
@@ -258,6 +243,28 @@ class _Session:
       summary = 'no eval episode completed'
     return RunOutcome(EXIT_OK, path, f'Done at step {loop.step:,}: {summary}. Run '
                       f'written to {path}', evaluation)
+
+
+def _storage_message(error: OSError, loop: Loop, run_dir: Any, resume_command: str) -> str:
+  """One line for a file that could not be written (a full disk, most often)."""
+  what = error.strerror or str(error)
+  where = f' ({error.filename})' if getattr(error, 'filename', None) else ''
+  kept = checkpoint.latest(run_dir.checkpoints)
+  kept = f'the checkpoints written before are intact (newest: {kept})' if kept else (
+      'no checkpoint had been written yet')
+  return (f'cannot write the run at step {loop.step:,}: {what}{where}; {kept}. Free '
+          f'space (or fix the directory) and resume with: {resume_command}')
+
+
+def _stopped(signum: int, loop: Loop, target: RunTarget, resume_command: str) -> str:
+  """What a stop by a signal leaves: the checkpoint it saved, or the one kept."""
+  name = signal_name(signum)
+  saved = checkpoint.latest(target.run_dir.checkpoints)
+  if saved is None:
+    return (f'Stopped by {name} before training began; nothing to save. Start it '
+            f'again with: {resume_command}')
+  return (f'Interrupted by {name} at step {loop.step:,}; checkpoint saved in '
+          f'{target.run_dir.checkpoints}. Resume with: {resume_command}')
 
 
 def _failed(run_dir: Any, message: str, code: int = EXIT_FAILURE) -> RunOutcome:

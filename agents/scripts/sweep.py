@@ -31,13 +31,13 @@ import sys
 import time
 from typing import Any, Sequence
 
-from agents.errors import (EXIT_FAILURE, EXIT_OK, EXIT_SIGINT, ConfigError,
-                           UsageError)
-from agents.run import config_checks
+from agents.errors import EXIT_FAILURE, EXIT_OK, Interrupted, UsageError
+from agents.run import config_checks, logs
 from agents.run.launch import read_saved_config
 from agents.run.metrics_file import read_reports
-from agents.run.run_dir import (CONFIG_FILE, METRICS_FILE, RunDir, new_timestamp,
-                                write_atomic)
+from agents.run.run_dir import (CONFIG_FILE, METRICS_FILE, RunDir, check_name,
+                                new_timestamp, write_atomic)
+from agents.run.stop import StopSignals, signal_name
 from agents.scripts import configs
 
 INSTALL = "pip install -e '.[ray]'"
@@ -235,27 +235,45 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
   args = make_parser().parse_args(argv)
-  try:
-    points = grid(args.config, args.sets)
-    ray = start_ray(args.ray_address)
-  except (SweepError, ConfigError) as error:
-    print(f'error: {error}', file=sys.stderr)
-    return error.exit_code
-  timestamp = args.timestamp or new_timestamp()
-  logdir = os.path.abspath(args.logdir)
-  try:
-    results = _run_grid(ray, args, points, timestamp, logdir)
-  except KeyboardInterrupt:
-    print(f'Interrupted; the runs saved checkpoints. Resume with the same command '
-          f'and --timestamp={timestamp}.', file=sys.stderr)
-    return EXIT_SIGINT
-  finally:
-    ray.shutdown()
+  logs.to_console()
+  with StopSignals() as stop:   # SIGINT and SIGTERM, from the start on.
+    try:
+      timestamp = check_name(args.timestamp) if args.timestamp else new_timestamp()
+      points = grid(args.config, args.sets)
+      if not args.cpus_per_run > 0:
+        raise SweepError(f'--cpus_per_run must be > 0, got {args.cpus_per_run:g}.')
+      ray = start_ray(args.ray_address)
+      _check_cpus(ray, args.cpus_per_run)
+    except (SweepError, UsageError) as error:
+      print(f'error: {error}', file=sys.stderr)
+      return error.exit_code
+    stop.reclaim()   # Ray installs signal handlers of its own.
+    logdir = os.path.abspath(args.logdir)
+    try:
+      if stop.requested:
+        raise Interrupted(stop.requested)
+      results = _run_grid(ray, args, points, timestamp, logdir, stop)
+    except Interrupted as error:
+      print(f'Interrupted by {signal_name(error.signum)}; the runs that had started '
+            'saved checkpoints. Resume with the same command and '
+            f'--timestamp={timestamp}.', file=sys.stderr)
+      return error.exit_code
+    finally:
+      ray.shutdown()
   return _summarize(results, args.config, timestamp, logdir)
 
 
+def _check_cpus(ray: Any, cpus_per_run: float) -> None:
+  """A run that asks for more CPUs than the cluster has would wait for ever."""
+  cpus = float(ray.cluster_resources().get('CPU', 0))
+  if cpus_per_run > cpus:
+    ray.shutdown()
+    raise SweepError(f'--cpus_per_run {cpus_per_run:g} is more than the {cpus:g} CPUs '
+                     'Ray has here: no run could start. Ask for at most that many.')
+
+
 def _run_grid(ray: Any, args: argparse.Namespace, points: list[dict],
-              timestamp: str, logdir: str) -> list[SweepRow]:
+              timestamp: str, logdir: str, stop: StopSignals) -> list[SweepRow]:
   task = ray.remote(num_cpus=args.cpus_per_run, max_retries=0)(train_one)
   pending, rows = {}, []
   keys = varying(points)
@@ -276,17 +294,16 @@ def _run_grid(ray: Any, args: argparse.Namespace, points: list[dict],
       for key, value in point.items():
         command += ['--set', f'{key}={value}']
       pending[task.remote(command, row.run_dir)] = row
-  try:
-    while pending:
-      # Short waits, so that Ctrl-C (handled between them) is never held up.
-      ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
-      if ready:
-        rows.append(_collect(ray, ready[0], pending.pop(ready[0])))
-  except KeyboardInterrupt:
-    for ref in pending:
-      ray.cancel(ref)
-    ray.wait(list(pending), num_returns=len(pending), timeout=90)
-    raise
+  while pending:
+    if stop.requested:   # Each cancelled task stops its run as Ctrl-C does.
+      for ref in pending:
+        ray.cancel(ref)
+      ray.wait(list(pending), num_returns=len(pending), timeout=90)
+      raise Interrupted(stop.requested)
+    # Short waits, so that a stop is never held up.
+    ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+    if ready:
+      rows.append(_collect(ray, ready[0], pending.pop(ready[0])))
   return rows
 
 

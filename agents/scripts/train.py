@@ -17,6 +17,7 @@ from agents import errors
 from agents.core.reports import Report
 from agents.run import config_checks, launch, logs
 from agents.run.outcome import RunOutcome
+from agents.run.stop import StopSignals
 from agents.scripts import configs
 
 
@@ -105,6 +106,15 @@ def show(outcome: RunOutcome) -> None:
     print(f'error: {outcome.message}', file=sys.stderr)
 
 
+def _train(args: argparse.Namespace, catalog: Any, progress: Progress) -> list[RunOutcome]:
+  values = command_values(args, catalog)
+  if args.seeds:
+    return launch.train_seeds(catalog, args.config, args.logdir, args.seeds,
+                              args.timestamp, values, progress.report, progress.start)
+  return [launch.train_named(catalog, args.config, args.logdir, args.timestamp,
+                             values, progress.report, progress.start)]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
   parser = make_parser()
   args = parser.parse_args(argv)
@@ -119,19 +129,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.error('--logdir and --config are required (or --list).')
   logs.to_console()
   progress = Progress(args.quiet)
-  try:
-    values = command_values(args, catalog)
-    if args.seeds:
-      outcomes = launch.train_seeds(catalog, args.config, args.logdir, args.seeds,
-                                    args.timestamp, values, progress.report, progress.start)
-    else:
-      outcomes = [launch.train_named(catalog, args.config, args.logdir, args.timestamp,
-                                     values, progress.report, progress.start)]
-  except errors.AgentsError as error:
-    print(f'error: {error}', file=sys.stderr)
-    return errors.exit_code_of(error)
-  finally:
-    progress.close()
+  with StopSignals():   # SIGINT and SIGTERM stop the run, start-up included.
+    try:
+      outcomes = _train(args, catalog, progress)
+    except errors.AgentsError as error:
+      print(f'error: {error}', file=sys.stderr)
+      return errors.exit_code_of(error)
+    finally:
+      progress.close()
   for outcome in outcomes:
     show(outcome)
   return max(outcome.code for outcome in outcomes)

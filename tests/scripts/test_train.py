@@ -135,7 +135,8 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
   process.send_signal(2)
   out, err = process.communicate(timeout=60)
   assert process.returncode == 130, err
-  assert 'Interrupted at step' in err and 'Traceback' not in err
+  assert 'Interrupted by SIGINT at step' in err and 'Traceback' not in err
+  assert 'SIGINT: stopping after the current step' in err   # Acknowledged at once.
   assert os.listdir(tmp_path / 'run-pendulum' / 'checkpoints')
 
 
