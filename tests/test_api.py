@@ -80,7 +80,7 @@ def test_bad_run_directories_and_checkpoints_give_one_clear_error(run, tmp_path)
     agents.load_policy(str(tmp_path / 'nowhere'))
   with pytest.raises(agents.PolicyLoadError, match='has no config.yaml'):
     agents.load_policy(str(tmp_path))
-  with pytest.raises(agents.PolicyLoadError, match='No checkpoint file'):
+  with pytest.raises(agents.PolicyLoadError, match='does not exist'):
     agents.load_policy(run.run_dir, checkpoint=str(tmp_path / 'ckpt.msgpack'))
   damaged = tmp_path / 'damaged.msgpack'
   data = open(checkpoint.latest(os.path.join(run.run_dir, 'checkpoints')), 'rb').read()

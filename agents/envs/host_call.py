@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import ctypes
 import logging
-import os
 import threading
 import weakref
 from typing import Any, Callable
@@ -41,6 +40,8 @@ import jax
 import jax.experimental
 import jax.numpy as jnp
 import numpy as np
+
+from agents import settings
 
 LOG = logging.getLogger(__name__)
 
@@ -217,12 +218,9 @@ def _register() -> None:
 def ffi_usable() -> bool:
   """Whether calls go through the FFI handler: JAX computes on the CPU, the
   probe found the structs XLA uses, and AGENTS_HOST_CALL does not say no."""
-  choice = os.environ.get('AGENTS_HOST_CALL', '').strip().lower()
-  if choice in ('io_callback', 'ffi'):
-    return choice == 'ffi'
+  choice = settings.host_call()
   if choice:
-    raise ValueError(f"AGENTS_HOST_CALL='{choice}': expected 'ffi', "
-                     "'io_callback' or unset.")
+    return choice == 'ffi'
   if jax.default_backend() != 'cpu':
     return False
   if 'usable' not in _probe_result:

@@ -89,10 +89,22 @@ def latest_intact(directory: str) -> str | None:
       return path
     except CorruptCheckpoint as error:
       aside = f'{path}.corrupt'
-      os.replace(path, aside)
+      try:
+        os.replace(path, aside)
+      except OSError:   # A read-only run: leave it, say so, use an older one.
+        LOG.warning('checkpoint of step %s is damaged (%s); skipped.', f'{step:,}', error)
+        continue
       LOG.warning('checkpoint of step %s is damaged (%s); moved aside to %s.',
                   f'{step:,}', error, aside)
   return None
+
+
+def damaged(directory: str) -> list[str]:
+  """The checkpoint files moved aside as damaged, or damaged and left in place."""
+  if not os.path.isdir(directory):
+    return []
+  return sorted(os.path.join(directory, name) for name in os.listdir(directory)
+                if name.endswith('.corrupt'))
 
 
 def read_payload(path: str) -> dict:

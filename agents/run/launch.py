@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import yaml
 
+from agents import settings
 from agents.core.reports import Report
 from agents.errors import ConfigError, UsageError
 from agents.parts.attr_dict import AttrDict
@@ -72,6 +73,7 @@ def train_named(catalog: Catalog, config_name: str, logdir: str,
   (a timestamp of an existing run resumes it). Raises UsageError (ConfigError,
   RunDirLocked) for bad input before anything is trained."""
   from agents.run import training
+  settings.check()
   run_dir = RunDir.new(logdir, config_name, timestamp)
   resolve_config(catalog, config_name, run_dir, values)
   run_dir.prepare()
@@ -91,6 +93,7 @@ def train_seeds(catalog: Catalog, config_name: str, logdir: str, seeds: Sequence
   """Several seeds side by side in one compiled program (in-graph envs), one
   run directory each: `<timestamp>-<config>-seed<k>`."""
   from agents.run import training
+  settings.check()
   seeds = list(dict.fromkeys(int(seed) for seed in seeds))
   if 'seed' in (values or {}):
     raise UsageError('--seed and --seeds exclude each other; give the seeds to --seeds.')

@@ -52,8 +52,10 @@ def read_run(run_dir: str, catalog: Catalog, checkpoint_path: str | None = None
       raise PolicyLoadError(
           f"'{run_dir}' has no checkpoint in checkpoints/: train longer "
           '(checkpoints are written every checkpoint_every steps and at the end).')
-  elif not os.path.exists(checkpoint_path):
-    raise PolicyLoadError(f"No checkpoint file '{checkpoint_path}'.")
+  elif not os.path.isfile(checkpoint_path):
+    what = 'is a directory' if os.path.isdir(checkpoint_path) else 'does not exist'
+    raise PolicyLoadError(f"--checkpoint '{checkpoint_path}' {what}: give one file of "
+                          f"the run's checkpoints/ (ckpt-<step>.msgpack).")
   return catalog.complete(config, name), name, checkpoint_path
 
 

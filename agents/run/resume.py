@@ -45,6 +45,14 @@ def resume(targets: list[RunTarget], loop: Loop) -> None:
   """Load each run's checkpoint of the newest step they all have (if any)."""
   seeded = len(targets) > 1
   newest = [checkpoint.latest_intact(t.run_dir.checkpoints) for t in targets]
+  for target, found in zip(targets, newest):
+    if found is None and (checkpoint.damaged(target.run_dir.checkpoints) or
+                          checkpoint.list_checkpoints(target.run_dir.checkpoints)):
+      raise CheckpointError(
+          f'every checkpoint of {target.run_dir.path} is damaged (kept as '
+          f'checkpoints/*.corrupt), so it cannot resume without losing its history; '
+          'start a new run with another --timestamp, or delete that checkpoints/ '
+          'folder and metrics.jsonl to train this one again from step 0')
   if not any(newest):
     for target in targets:
       if target.resume:
@@ -65,6 +73,10 @@ def resume(targets: list[RunTarget], loop: Loop) -> None:
         state, learner=jax.tree_util.tree_map(lambda *xs: jnp.stack(xs),
                                               *[s.learner for s in states]),
         key=jnp.stack([s.key for s in states]))
+  if state.step > targets[0].config.steps:
+    raise CheckpointError(
+        f'steps={targets[0].config.steps:,} is below the step this run has reached '
+        f'({state.step:,}); give --set steps={state.step:,} or more to train on')
   loop.restore(state)
   for target, found in zip(targets, steps):
     LOG.info('Resuming %s from step %s (%s).', target.run_dir.path, f'{step:,}', found[step])

@@ -15,6 +15,7 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
+from agents import settings
 from agents.core.loop import Loop, Phase
 from agents.core.reports import Report
 from agents.errors import (EXIT_FAILURE, EXIT_OK, CheckpointError, EnvError,
@@ -25,6 +26,8 @@ from agents.run.catalog import Catalog
 from agents.run.outcome import RunOutcome
 from agents.run.resume import RunTarget, resume, seed_slice
 from agents.run.stop import StopSignals, signal_name
+from agents.run.metrics_file import read_reports
+from agents.run.run_dir import METRICS_FILE
 from agents.run.summaries import Summaries
 
 LOG = logging.getLogger(__name__)
@@ -38,12 +41,11 @@ def enable_compilation_cache() -> None:
   AGENTS_JAX_CACHE sets the directory ('' turns the cache off);
   AGENTS_JAX_CACHE_MIN_SECS the shortest compile worth keeping (0.5 s).
   """
-  directory = os.environ.get(
-      'AGENTS_JAX_CACHE', os.path.expanduser('~/.cache/agents/jax'))
+  directory = settings.jax_cache_dir()
   if directory:
     jax.config.update('jax_compilation_cache_dir', directory)
-    jax.config.update('jax_persistent_cache_min_compile_time_secs', float(
-        os.environ.get('AGENTS_JAX_CACHE_MIN_SECS', 0.5)))
+    jax.config.update('jax_persistent_cache_min_compile_time_secs',
+                      settings.jax_cache_min_seconds())
 
 
 def use_cpu_devices(count: int) -> int:
@@ -196,9 +198,13 @@ class _Session:
   def _start(self, loop: Loop) -> None:
     """Resume, then write the run files and open the summaries."""
     resume(self.targets, loop)
-    for target in self.targets:
+    for index, target in enumerate(self.targets):
       target.run_dir.write_run_files(target.config.to_yaml())
       self.summaries.append(Summaries(target.run_dir.path, resume_step=loop.step))
+      # A finished run resumed trains no further: its last evaluation stands.
+      evals = [report for report in read_reports(target.run_dir.file(METRICS_FILE))
+               if report.phase == 'eval']
+      self.last_eval[index] = evals[-1] if evals else None
     if self.seeded:
       devices = len(jax.devices())
       hint = ''

@@ -21,9 +21,14 @@ from agents.run.run_dir import METRICS_FILE, config_name_of
 
 def find_runs(logdir: str) -> list[str]:
   """Every directory below `logdir` (itself included) with a metrics.jsonl."""
-  runs = []
-  for root, _, files in os.walk(logdir, followlinks=True):
-    if 'metrics.jsonl' in files:
+  runs, seen = [], set()
+  for root, dirs, files in os.walk(logdir, followlinks=True):
+    real = os.path.realpath(root)
+    if real in seen:   # A symlink to a run already found, or a loop.
+      dirs[:] = []
+      continue
+    seen.add(real)
+    if METRICS_FILE in files:
       runs.append(root)
   return sorted(runs)
 

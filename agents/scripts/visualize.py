@@ -55,6 +55,8 @@ def render_episodes(config: AttrDict, checkpoint_path: str, num_episodes: int,
                   EnvSpec.from_spaces(env.observation_space, env.action_space),
                   configs.catalog())
   returns, lengths, videos = [], [], []
+  if os.path.exists(outdir) and not os.path.isdir(outdir):
+    raise VisualizeError(f"--outdir '{outdir}' is a file; give a directory for the videos.")
   os.makedirs(outdir, exist_ok=True)
   try:
     for episode in range(num_episodes):
@@ -98,6 +100,16 @@ def _render(env: Any) -> np.ndarray:
   return np.asarray(frame)
 
 
+def _positive(text: str) -> int:
+  try:
+    value = int(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got '{text}'") from None
+  if value < 1:
+    raise argparse.ArgumentTypeError(f'expected a whole number >= 1, got {value}')
+  return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
   parser = argparse.ArgumentParser(
       prog='python -m agents.scripts.visualize', description=__doc__,
@@ -107,15 +119,15 @@ def main(argv: Sequence[str] | None = None) -> int:
   parser.add_argument('--outdir', required=True, help='Where videos go.')
   parser.add_argument('--checkpoint', default=None,
                       help='A checkpoint file to load (default: the latest).')
-  parser.add_argument('--num_episodes', type=int, default=5)
+  parser.add_argument('--num_episodes', type=_positive, default=5)
   parser.add_argument('--format', choices=('mp4', 'gif'), default='mp4')
-  parser.add_argument('--fps', type=int, default=30)
+  parser.add_argument('--fps', type=_positive, default=30)
   parser.add_argument('--max_frames', type=int, default=None,
                       help='Frames per video at most (the episode still runs to '
                            'its end, so the returns match evaluation).')
-  parser.add_argument('--every', type=int, default=1,
+  parser.add_argument('--every', type=_positive, default=1,
                       help='Keep every k-th frame (a shorter, faster video).')
-  parser.add_argument('--downsample', type=int, default=1,
+  parser.add_argument('--downsample', type=_positive, default=1,
                       help='Keep every k-th pixel row and column (smaller files).')
   args = parser.parse_args(argv)
   from agents.run.policy import PolicyLoadError, read_run

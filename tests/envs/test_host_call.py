@@ -5,6 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from agents.errors import UsageError
+
 from agents.envs.host_call import HostFunction
 
 
@@ -93,7 +95,7 @@ def test_agents_host_call_env_var_chooses_the_path(monkeypatch):
   monkeypatch.setenv('AGENTS_HOST_CALL', 'ffi')
   assert host_call.ffi_usable()
   monkeypatch.setenv('AGENTS_HOST_CALL', 'fast')
-  with pytest.raises(ValueError, match="expected 'ffi', 'io_callback' or unset"):
+  with pytest.raises(UsageError, match="AGENTS_HOST_CALL='fast': expected one of ffi, io_callback"):
     host_call.ffi_usable()
 
 
