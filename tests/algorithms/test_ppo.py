@@ -133,7 +133,6 @@ def test_annealing_continues_from_the_current_rate_when_steps_grow():
   """16 updates of 64 env-steps planned; halfway, the budget doubles: the rate
   goes on from where it was and reaches 0 at the new end, without a jump."""
   from agents.algorithms.ppo import PPO
-  from agents.scripts import networks
 
   def scales(steps, learner, updates):
     config = _tiny('pendulum', steps=steps, anneal_learning_rate=True)

@@ -1,7 +1,6 @@
 """SIGINT and SIGTERM, at any moment: a checkpoint at the stop once training
 has begun, one line, exit 128 + the signal, and nothing left running."""
 
-import os
 import signal
 import subprocess
 import sys
