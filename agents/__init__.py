@@ -17,14 +17,11 @@ from agents import _lazy
 __version__ = '0.1.0'
 
 _EXPORTS = {
-    'train': 'agents.api:train',
-    'load_policy': 'agents.api:load_policy',
-    'Policy': 'agents.run.policy:Policy',
-    'RunOutcome': 'agents.run.outcome:RunOutcome',
-    'AgentsError': 'agents.errors:AgentsError',
-    'ConfigError': 'agents.errors:ConfigError',
-    'TrainingFailed': 'agents.errors:TrainingFailed',
-    'PolicyLoadError': 'agents.errors:PolicyLoadError',
+    **_lazy.names_in('agents.api', 'train', 'load_policy'),
+    **_lazy.names_in('agents.run.policy', 'Policy'),
+    **_lazy.names_in('agents.run.outcome', 'RunOutcome'),
+    **_lazy.names_in('agents.errors', 'AgentsError', 'ConfigError', 'TrainingFailed',
+                     'PolicyLoadError'),
 }
 
 __all__ = sorted(_EXPORTS)

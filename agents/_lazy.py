@@ -10,6 +10,11 @@ import importlib
 from typing import Any, Callable
 
 
+def names_in(module: str, *names: str) -> dict[str, str]:
+  """{name: 'module:name'} for names defined in one module (an export table's rows)."""
+  return {name: f'{module}:{name}' for name in names}
+
+
 def exports(package: str, names: dict[str, str]) -> Callable[[str], Any]:
   """A module `__getattr__` for `names`: name -> 'module.path:attribute', or
   'module.path' for a name that is a module itself (e.g. 'wrappers')."""

@@ -122,7 +122,10 @@ def test_importing_the_packages_is_cheap_and_names_resolve_on_use():
   program = ('import sys, agents, agents.tools as tools\n'
              "assert 'jax' not in sys.modules, 'import agents pulled in JAX'\n"
              'assert tools.wrappers.__name__ == "agents.tools.wrappers"\n'
-             'assert tools.BatchEnv.__name__ == "BatchEnv"\n'
+             'from agents.envs.batch_env import BatchEnv\n'
+             'from agents.envs.external_process import ExternalProcess\n'
+             'assert tools.BatchEnv is BatchEnv   # One module path per class.\n'
+             'assert tools.wrappers.ExternalProcess is ExternalProcess\n'
              'assert callable(agents.load_policy)\n'
              'try:\n  agents.nope\nexcept AttributeError as error:\n'
              '  assert "no attribute \'nope\'" in str(error)\n')

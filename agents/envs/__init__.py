@@ -8,15 +8,14 @@ backend does not pay for JAX or gymnax.
 from agents import _lazy
 
 _EXPORTS = {
-    'GymnaxEnv': 'agents.envs.gymnax_env:GymnaxEnv',
-    'EnvPoolBatchEnv': 'agents.envs.envpool_env:EnvPoolBatchEnv',
-    'HostBatchEnv': 'agents.envs.protocol:HostBatchEnv',
-    'BatchStep': 'agents.envs.protocol:BatchStep',
-    'BatchEnv': 'agents.envs.batch_env:BatchEnv',
-    'WorkerBatchEnv': 'agents.envs.worker_batch_env:WorkerBatchEnv',
-    'RayBatchEnv': 'agents.envs.ray_batch_env:RayBatchEnv',
-    'InGraphBatchEnv': 'agents.envs.in_graph_batch_env:InGraphBatchEnv',
-    'make_batch_env': 'agents.envs.backends:make_batch_env',
+    **_lazy.names_in('agents.envs.gymnax_env', 'GymnaxEnv'),
+    **_lazy.names_in('agents.envs.envpool_env', 'EnvPoolBatchEnv'),
+    **_lazy.names_in('agents.envs.protocol', 'HostBatchEnv', 'BatchStep'),
+    **_lazy.names_in('agents.envs.batch_env', 'BatchEnv'),
+    **_lazy.names_in('agents.envs.worker_batch_env', 'WorkerBatchEnv'),
+    **_lazy.names_in('agents.envs.ray_batch_env', 'RayBatchEnv'),
+    **_lazy.names_in('agents.envs.in_graph_batch_env', 'InGraphBatchEnv'),
+    **_lazy.names_in('agents.envs.backends', 'make_batch_env'),
 }
 
 __all__ = sorted(_EXPORTS)

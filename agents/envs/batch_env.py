@@ -24,6 +24,22 @@ def check_same_spaces(spaces: Sequence[tuple[gym.Space, gym.Space]]) -> None:
           f'{action_space}, env {index} has {action}.')
 
 
+def common_spaces(spaces: Sequence[tuple[gym.Space, gym.Space]]
+                  ) -> tuple[gym.Space, gym.Space]:
+  """The (observation, action) spaces that every env of a batch shares, or raise."""
+  check_same_spaces(spaces)
+  return spaces[0]
+
+
+def close_all(envs: Sequence[Any]) -> None:
+  """Close every env; one that raises on close does not stop the others."""
+  for env in envs:
+    try:
+      env.close()
+    except Exception:
+      pass
+
+
 def check_actions(actions: Any, batch_size: int, action_space: gym.Space) -> np.ndarray:
   """Convert to an array of shape [batch, *action_shape] or raise clearly."""
   actions = np.asarray(actions)
@@ -111,11 +127,7 @@ class BatchEnv:
     return self._envs[index].render()
 
   def close(self) -> None:
-    for env in self._envs:
-      try:
-        env.close()
-      except Exception:
-        pass
+    close_all(self._envs)
 
   def __enter__(self) -> 'BatchEnv':
     return self

@@ -80,8 +80,4 @@ class EnvSlice:
     return self.envs[index - self.first].render()
 
   def close(self) -> None:
-    for env in self.envs:
-      try:
-        env.close()
-      except Exception:
-        pass
+    batch_env_lib.close_all(self.envs)

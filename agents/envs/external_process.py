@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 import cloudpickle
 
+from agents.envs import batch_env as batch_env_lib
 from agents.envs import process
 
 _ACCESS = 'access'
@@ -91,37 +92,28 @@ class ExternalProcess:
 
 def _worker(conn: Any, payload: bytes) -> None:
   """Worker loop: build the env, then answer messages until asked to close."""
-  process.ignore_interrupts()
-  env = None
-  try:
-    env = cloudpickle.loads(payload)()
+  made: list[Any] = []
+
+  def serve() -> None:
+    made.append(cloudpickle.loads(payload)())
     conn.send((process.READY, None))
     while True:
       kind, message = conn.recv()
       if kind == process.CLOSE:
         break
       try:
-        if kind == _ACCESS:
-          result = getattr(env, message)
-        elif kind == _CALL:
-          name, args, kwargs = message
-          result = getattr(env, name)(*args, **kwargs)
-        else:
-          raise KeyError(f'Unknown message kind {kind!r}.')
-        conn.send((process.RESULT, result))
+        conn.send((process.RESULT, _answer(made[0], kind, message)))
       except Exception:
         conn.send((process.EXCEPTION, traceback.format_exc()))
-  except (EOFError, KeyboardInterrupt, BrokenPipeError):
-    pass
-  except Exception:
-    try:
-      conn.send((process.EXCEPTION, traceback.format_exc()))
-    except Exception:
-      pass
-  finally:
-    if env is not None:
-      try:
-        env.close()
-      except Exception:
-        pass
-    conn.close()
+
+  process.run_worker(conn, serve, traceback.format_exc,
+                     lambda: batch_env_lib.close_all(made))
+
+
+def _answer(env: Any, kind: str, message: Any) -> Any:
+  if kind == _ACCESS:
+    return getattr(env, message)
+  if kind == _CALL:
+    name, args, kwargs = message
+    return getattr(env, name)(*args, **kwargs)
+  raise KeyError(f'Unknown message kind {kind!r}.')

@@ -51,6 +51,27 @@ def ignore_interrupts() -> None:
   signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def run_worker(conn: Any, body: Callable[[], None], failure: Callable[[], str],
+               cleanup: Callable[[], None]) -> None:
+  """A worker's life: `body()` serves messages; a parent that went away (or
+  Ctrl-C, which is the parent's to handle) ends it quietly; any other exception
+  is sent to the parent as `failure()` (a traceback naming the env); `cleanup()`
+  and closing the pipe happen whatever ends it."""
+  ignore_interrupts()
+  try:
+    body()
+  except (EOFError, KeyboardInterrupt, BrokenPipeError):
+    pass
+  except Exception:
+    try:
+      conn.send((EXCEPTION, failure()))
+    except Exception:
+      pass
+  finally:
+    cleanup()
+    conn.close()
+
+
 def startup_advice(start_method: str) -> str:
   """Why a worker may die before it answers, for the error message."""
   main = sys.modules.get('__main__')

@@ -147,9 +147,8 @@ class RayBatchEnv:
         payload = [serialize_constructor(constructors[i], f'RayBatchEnv(env {i})')
                    for i in range(part.start, part.stop)]
         self._actors.append(actor_class.remote(payload, part.start))
-      spaces = self._gather_calls([actor.spaces.remote() for actor in self._actors])
-      batch_env_lib.check_same_spaces(spaces)
-      self.observation_space, self.action_space = spaces[0]
+      self.observation_space, self.action_space = batch_env_lib.common_spaces(
+          self._gather_calls([actor.spaces.remote() for actor in self._actors]))
       self._connect()
     except BaseException:
       self.close()

@@ -87,9 +87,8 @@ class WorkerBatchEnv:
         name = f'Worker {index} (envs {part.start}..{part.stop - 1})'
         self._workers.append(process.Worker(
             _worker, (payload, part.start), name, start_method))
-      spaces = [worker.wait_ready(timeout) for worker in self._workers]
-      batch_env_lib.check_same_spaces(spaces)
-      self.observation_space, self.action_space = spaces[0]
+      self.observation_space, self.action_space = batch_env_lib.common_spaces(
+          [worker.wait_ready(timeout) for worker in self._workers])
       self._attach_shared_memory()
     except BaseException:
       self.close()
@@ -166,36 +165,27 @@ class WorkerBatchEnv:
 
 def _worker(conn: Any, payload: list[bytes], first_index: int) -> None:
   """Worker loop: build a slice of the batch, then serve step/reset messages."""
-  process.ignore_interrupts()
   envs = EnvSlice(first_index)
-  try:
-    envs.build(payload)
-    conn.send((process.READY, envs.spaces))
-    arrays: dict[str, np.ndarray] = {}
-    while True:
-      kind, message = conn.recv()
-      if kind == process.CLOSE:
-        break
-      if kind == _ATTACH:
-        path, layout, start, stop = message
-        arrays = {name: array[start:stop] for name, array in
-                  _map_arrays(path, layout, 'r+').items()}
-        conn.send((process.RESULT, None))
-      elif kind == _STEP:
-        conn.send((process.RESULT, envs.step(arrays['action'], out=arrays)[1]))
-      elif kind == _RESET:
-        arrays['observ'][[index - first_index for index, _ in message]] = (
-            envs.reset(message))
-        conn.send((process.RESULT, None))
-      elif kind == _RENDER:
-        conn.send((process.RESULT, envs.render(message)))
-  except (EOFError, KeyboardInterrupt, BrokenPipeError):
-    pass
-  except Exception:
-    try:
-      conn.send((process.EXCEPTION, envs.failure()))
-    except Exception:
-      pass
-  finally:
-    envs.close()
-    conn.close()
+  process.run_worker(conn, lambda: _serve(conn, envs, payload), envs.failure, envs.close)
+
+
+def _serve(conn: Any, envs: EnvSlice, payload: list[bytes]) -> None:
+  envs.build(payload)
+  conn.send((process.READY, envs.spaces))
+  arrays: dict[str, np.ndarray] = {}
+  while True:
+    kind, message = conn.recv()
+    if kind == process.CLOSE:
+      break
+    if kind == _ATTACH:
+      path, layout, start, stop = message
+      arrays = {name: array[start:stop] for name, array in
+                _map_arrays(path, layout, 'r+').items()}
+      conn.send((process.RESULT, None))
+    elif kind == _STEP:
+      conn.send((process.RESULT, envs.step(arrays['action'], out=arrays)[1]))
+    elif kind == _RESET:
+      arrays['observ'][[index - envs.first for index, _ in message]] = envs.reset(message)
+      conn.send((process.RESULT, None))
+    elif kind == _RENDER:
+      conn.send((process.RESULT, envs.render(message)))

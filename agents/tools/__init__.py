@@ -13,30 +13,25 @@ from agents import _lazy
 
 _EXPORTS = {
     # The original's names.
-    'AttrDict': 'agents.parts.attr_dict:AttrDict',
-    'BatchEnv': 'agents.envs.batch_env:BatchEnv',
-    'ExternalProcess': 'agents.envs.external_process:ExternalProcess',
-    'InGraphBatchEnv': 'agents.envs.in_graph_batch_env:InGraphBatchEnv',
-    'Loop': 'agents.core.loop:Loop',
-    'MockAlgorithm': 'agents.testing.mock_algorithm:MockAlgorithm',
-    'MockEnvironment': 'agents.testing.mock_environment:MockEnvironment',
-    'simulate': 'agents.core.simulate:simulate',
+    **_lazy.names_in('agents.parts.attr_dict', 'AttrDict'),
+    **_lazy.names_in('agents.envs.batch_env', 'BatchEnv'),
+    **_lazy.names_in('agents.envs.external_process', 'ExternalProcess'),
+    **_lazy.names_in('agents.envs.in_graph_batch_env', 'InGraphBatchEnv'),
+    **_lazy.names_in('agents.core.loop', 'Loop', 'Phase'),
+    **_lazy.names_in('agents.testing.mock_algorithm', 'MockAlgorithm'),
+    **_lazy.names_in('agents.testing.mock_environment', 'MockEnvironment'),
+    **_lazy.names_in('agents.core.simulate', 'simulate', 'make_run'),
     'wrappers': 'agents.tools.wrappers',
     # This project's additions to them.
-    'HostBatchEnv': 'agents.envs.protocol:HostBatchEnv',
-    'WorkerBatchEnv': 'agents.envs.worker_batch_env:WorkerBatchEnv',
-    'RayBatchEnv': 'agents.envs.ray_batch_env:RayBatchEnv',
-    'make_batch_env': 'agents.envs.backends:make_batch_env',
-    'WorkerError': 'agents.errors:WorkerError',
-    'WorkerDiedError': 'agents.errors:WorkerDiedError',
-    'WorkerTimeoutError': 'agents.errors:WorkerTimeoutError',
-    'EnvState': 'agents.core.in_graph_env:EnvState',
-    'EnvSpec': 'agents.core.in_graph_env:EnvSpec',
-    'Transition': 'agents.core.algorithm:Transition',
-    'Algorithm': 'agents.core.algorithm:Algorithm',
-    'Phase': 'agents.core.loop:Phase',
-    'make_run': 'agents.core.simulate:make_run',
+    **_lazy.names_in('agents.envs.protocol', 'HostBatchEnv'),
+    **_lazy.names_in('agents.envs.worker_batch_env', 'WorkerBatchEnv'),
+    **_lazy.names_in('agents.envs.ray_batch_env', 'RayBatchEnv'),
+    **_lazy.names_in('agents.envs.backends', 'make_batch_env'),
+    **_lazy.names_in('agents.errors', 'WorkerError', 'WorkerDiedError', 'WorkerTimeoutError'),
+    **_lazy.names_in('agents.core.in_graph_env', 'EnvState', 'EnvSpec'),
+    **_lazy.names_in('agents.core.algorithm', 'Transition', 'Algorithm'),
 }
+
 
 __all__ = sorted(_EXPORTS)
 __getattr__ = _lazy.exports('agents.tools', _EXPORTS)

@@ -2,6 +2,7 @@
 functions, and the original's names where its users look for them."""
 
 import ast
+import importlib
 import pathlib
 
 
@@ -55,17 +56,9 @@ def _imports(path: pathlib.Path, module: str):
       if name == 'agents' or name.startswith('agents.'):
         yield name
   # The lazy export tables name modules too.
-  for text in _lazy_targets(path):
-    yield text
-
-
-def _lazy_targets(path):
-  tree = ast.parse(path.read_text())
-  for node in ast.walk(tree):
-    if isinstance(node, ast.Assign) and any(
-        getattr(target, 'id', '') == '_EXPORTS' for target in node.targets):
-      for value in node.value.values:
-        yield value.value.split(':')[0]
+  if path.name == '__init__.py' and '_EXPORTS' in path.read_text():
+    for target in importlib.import_module(module)._EXPORTS.values():
+      yield target.split(':')[0]
 
 
 def test_imports_point_down_the_layers_only():

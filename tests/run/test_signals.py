@@ -34,6 +34,16 @@ def _wait_for_reports(tmp_path, process, timeout=120):
   raise AssertionError('the run wrote no report in time')
 
 
+def _stop_after_reports(tmp_path, process, signum):
+  """Send `signum` once the run has reported; its output when it has ended."""
+  try:
+    _wait_for_reports(tmp_path, process)
+    process.send_signal(signum)
+  finally:
+    output = _finish(process)
+  return output
+
+
 def _finish(process, timeout=90):
   try:
     return process.communicate(timeout=timeout)
@@ -46,13 +56,10 @@ def _finish(process, timeout=90):
 @pytest.mark.timeout(240)
 def test_sigterm_saves_a_checkpoint_at_the_stop_and_exits_143(tmp_path):
   process = _start(tmp_path)
-  try:
-    _wait_for_reports(tmp_path, process)
-    process.send_signal(signal.SIGTERM)
-  finally:
-    out, err = _finish(process)
+  out, err = _stop_after_reports(tmp_path, process, signal.SIGTERM)
   assert process.returncode == 143, err
-  assert 'Interrupted by SIGTERM at step' in err and 'Traceback' not in err
+  assert 'Interrupted by SIGTERM at step' in err
+  assert 'Traceback' not in err
   # checkpoint_every is 1M: the only checkpoint is the one written at the stop.
   found = checkpoint.list_checkpoints(str(tmp_path / 'run-pendulum' / 'checkpoints'))
   assert len(found) == 1 and found[0][0] > 0
@@ -97,10 +104,6 @@ def test_sigint_inherited_as_ignored_still_stops_the_run(tmp_path):
   def ignore_sigint():
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # As `cmd &` in a script leaves it.
   process = _start(tmp_path, preexec_fn=ignore_sigint)
-  try:
-    _wait_for_reports(tmp_path, process)
-    process.send_signal(signal.SIGINT)
-  finally:
-    out, err = _finish(process)
+  out, err = _stop_after_reports(tmp_path, process, signal.SIGINT)
   assert process.returncode == 130, err
   assert 'Interrupted by SIGINT at step' in err
