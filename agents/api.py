@@ -43,7 +43,8 @@ def train(config: str = 'pendulum', logdir: str = './logdir',
   report = _both(on_report, progress.report if progress else None)
   try:
     outcome = launch.train_named(configs.catalog(), config, logdir, timestamp, values,
-                                 report, progress.start if progress else None)
+                                 report, progress.start if progress else None,
+                                 progress.advance if progress else None)
   finally:
     if progress:
       progress.close()

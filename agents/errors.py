@@ -84,6 +84,16 @@ class WorkerTimeoutError(EnvError, TimeoutError):
   """A worker did not answer in time."""
 
 
+class EnvRaisedError(EnvError):
+  """An env of an in-process batch raised in `step` or `reset`; names its index
+  and carries its traceback."""
+
+
+class EnvContractError(EnvError, ValueError):
+  """An env broke Gymnasium's API (what `reset` and `step` return, their shapes);
+  the message says what it returned, what is expected, and which env."""
+
+
 class EnvOutputError(EnvError):
   """A host env returned a non-finite observation or reward."""
 

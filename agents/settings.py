@@ -5,6 +5,8 @@
     AGENTS_JAX_CACHE           directory of JAX's persistent compilation cache
                                ('' turns it off; default ~/.cache/agents/jax)
     AGENTS_JAX_CACHE_MIN_SECS  shortest compile worth caching, in seconds (0.5)
+    MUJOCO_GL                  MuJoCo's renderer: egl | osmesa | glfw | glx | disable
+                               (visualize sets egl unless it is set)
 
 `check()` runs before a run directory is written, so a bad value is one line
 (exit 2) and nothing else; the readers below are what the package uses.
@@ -46,8 +48,22 @@ def jax_cache_min_seconds() -> float:
   return value
 
 
+MUJOCO_GL_VALUES = ('egl', 'osmesa', 'glfw', 'glx', 'cgl', 'wgl', 'enable', 'enabled',
+                    'on', 'true', '1', 'disable', 'disabled', 'off', 'false', '0')
+
+
+def mujoco_gl() -> str:
+  """MuJoCo's rendering backend as set ('' when unset)."""
+  value = os.environ.get('MUJOCO_GL', '').strip().lower()
+  if value and value not in MUJOCO_GL_VALUES:
+    raise UsageError(f"MUJOCO_GL='{value}': expected egl (a GPU or Mesa's EGL), "
+                     'osmesa (software) or glfw (a display), or unset it.')
+  return value
+
+
 def check() -> None:
   """Every variable above, read once: UsageError naming the first bad one."""
+  mujoco_gl()
   host_call()
   jax_cache_dir()
   jax_cache_min_seconds()

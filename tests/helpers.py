@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
+import tempfile
 import time
 
 import gymnasium as gym
 import numpy as np
+import psutil
 
 
 class CountingEnv(gym.Env):
@@ -112,3 +116,49 @@ class SequenceObservationEnv(CountingEnv):
 gym.register('NanPendulum-v0', entry_point=NanAfter, max_episode_steps=200)
 gym.register('SequenceObservation-v0', entry_point=SequenceObservationEnv,
              max_episode_steps=10)
+
+
+# Ray processes a test starts, told apart from any other Ray on the machine by
+# their temporary directory (RAY_TMPDIR; short, for Ray's socket paths).
+
+@contextlib.contextmanager
+def own_ray_dir():
+  """A RAY_TMPDIR for one test; the Ray processes under it are killed at the end."""
+  path = tempfile.mkdtemp(prefix='ray-', dir='/tmp')
+  try:
+    yield path
+  finally:
+    for process in ray_processes(path):
+      try:
+        process.kill()
+      except psutil.Error:
+        pass
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def ray_processes(path: str) -> list:
+  """The live processes whose command line names `path` (Ray's, for own_ray_dir)."""
+  found = []
+  for process in psutil.process_iter(['cmdline']):
+    try:
+      if path in ' '.join(process.info['cmdline'] or []) and process.is_running():
+        found.append(process)
+    except psutil.Error:
+      continue
+  return found
+
+
+def kill_tree(process) -> None:
+  """Kill a subprocess.Popen and every process under it (a failed test's cleanup)."""
+  try:
+    children = psutil.Process(process.pid).children(recursive=True)
+  except psutil.Error:
+    children = []
+  for child in children:
+    try:
+      child.kill()
+    except psutil.Error:
+      pass
+  if process.poll() is None:
+    process.kill()
+  process.communicate()

@@ -21,6 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from agents.errors import UnsupportedActionSpace
+
 
 @flax.struct.dataclass
 class EnvState:
@@ -63,20 +65,29 @@ class EnvSpec:
   def from_spaces(cls, observation_space: Any, action_space: Any) -> 'EnvSpec':
     """From Gymnasium or gymnax spaces (Box and Discrete)."""
     observ_shape = tuple(int(d) for d in observation_space.shape)
-    if hasattr(action_space, 'n') or hasattr(action_space, 'num_categories'):
-      num = getattr(action_space, 'n', None)
-      num = getattr(action_space, 'num_categories', num)
-      return cls(observ_shape, (), num_actions=int(num))
-    if not hasattr(action_space, 'low'):
-      raise TypeError(
-          f'Unsupported action space {action_space}: only Box (continuous) and '
-          'Discrete actions are supported.')
-    shape = tuple(int(d) for d in action_space.shape)
-    low = np.broadcast_to(np.asarray(action_space.low, np.float64), shape)
-    high = np.broadcast_to(np.asarray(action_space.high, np.float64), shape)
-    return cls(observ_shape, shape, None,
-               tuple(float(x) for x in low.ravel()),
-               tuple(float(x) for x in high.ravel()))
+    return cls(observ_shape, **action_fields(action_space))
+
+
+def action_fields(action_space: Any) -> dict[str, Any]:
+  """EnvSpec's action fields of a Box or Discrete space; UnsupportedActionSpace
+  naming any other (MultiBinary has an `n` too, but is no Discrete)."""
+  num = getattr(action_space, 'num_categories', getattr(action_space, 'n', None))
+  scalar = tuple(getattr(action_space, 'shape', None) or ()) == ()
+  if num is not None and scalar and not hasattr(action_space, 'nvec'):
+    if int(getattr(action_space, 'start', 0)) != 0:
+      raise UnsupportedActionSpace(
+          f'Unsupported action space {action_space}: Discrete actions must start '
+          'at 0; shift them in the env (or a gymnasium.ActionWrapper).')
+    return dict(action_shape=(), num_actions=int(num))
+  if not hasattr(action_space, 'low'):
+    raise UnsupportedActionSpace(
+        f'Unsupported action space {action_space} ({type(action_space).__name__}): '
+        'the policies here act in Box (continuous) and Discrete spaces.')
+  shape = tuple(int(d) for d in action_space.shape)
+  low = np.broadcast_to(np.asarray(action_space.low, np.float64), shape)
+  high = np.broadcast_to(np.asarray(action_space.high, np.float64), shape)
+  return dict(action_shape=shape, action_low=tuple(float(x) for x in low.ravel()),
+              action_high=tuple(float(x) for x in high.ravel()))
 
 
 class InGraphEnv(Protocol):

@@ -17,7 +17,7 @@ from agents.core.algorithm import Algorithm
 from agents.core.compile_clock import CompileClock
 from agents.core.in_graph_env import InGraphEnv
 from agents.core.reports import LoopState, Report
-from agents.errors import TrainingDiverged
+from agents.errors import Interrupted, TrainingDiverged
 
 
 @dataclasses.dataclass
@@ -90,8 +90,12 @@ class Loop:
   The algorithm's `learner` state passes from phase to phase; each phase keeps
   its own per-agent state. Side effects are injected callables:
   `on_report(report: Report)`, `on_metrics(phase_name, step, metrics: dict)`,
-  `on_checkpoint(loop)`. `should_stop()` is asked between calls; when it
-  says yes, the Loop saves a checkpoint and returns early (e.g. on Ctrl-C).
+  `on_checkpoint(loop)`, `on_progress(step)`. `should_stop()` is asked
+  between calls, and between the steps of host envs inside a call (envs with
+  `watch`, such as InGraphBatchEnv: a call of a slow env or a huge batch is
+  ended there and its work dropped); when it says yes, the Loop saves a
+  checkpoint and returns early (e.g. on Ctrl-C). `on_progress` is told the
+  training step reached inside long host calls, at most once a second.
   After every training call the algorithm's `diagnose(learner)` is asked;
   a problem raises TrainingDiverged without a new checkpoint, so the last
   checkpoint stays the last finite one.
@@ -112,7 +116,8 @@ class Loop:
                on_report: Callable[[Report], None] | None = None,
                on_metrics: Callable[[str, int, dict], None] | None = None,
                on_checkpoint: Callable[['Loop'], None] | None = None,
-               should_stop: Callable[[], bool] | None = None) -> None:
+               should_stop: Callable[[], bool] | None = None,
+               on_progress: Callable[[int], None] | None = None) -> None:
     if not any(phase.training for phase in phases):
       raise ValueError('The Loop needs at least one training phase.')
     names = [phase.name for phase in phases]
@@ -151,6 +156,13 @@ class Loop:
     self._on_checkpoint = on_checkpoint or (lambda loop: None)
     self._last_checkpoint = 0
     self._should_stop = should_stop or (lambda: False)
+    self._on_progress = on_progress or (lambda step: None)
+    self._call_steps = 0            # Host batch steps of the current call so far.
+    self._last_progress = time.monotonic()
+    for phase in phases:
+      watch = getattr(phase.env, 'watch', None)
+      if watch is not None:   # Host envs: a stop is seen between their steps.
+        watch(functools.partial(self._host_step, phase))
 
   @property
   def state(self) -> LoopState:
@@ -238,34 +250,56 @@ class Loop:
     while calls > 0 and not self._should_stop():
       keys = self._split(self._next_key(), count)
       before = progress.steps
-      progress.state, output = progress.run(progress.state, keys)
+      self._call_steps = 0
+      try:
+        progress.state, output = progress.run(progress.state, keys)
+      except Interrupted:   # Between host env steps: the call's work is dropped;
+        progress.state = None   # the envs moved on, so a next visit starts afresh.
+        break
       self._collect(progress, output)
       calls -= 1
       progress.steps += count * batch
       if phase.training:
-        self.step += count * batch
-        self.learner = progress.state.algo.learner
-        for index, learner in enumerate(self._per_seed(self.learner)):
-          problem = self._algorithm.diagnose(learner)
-          if problem:
-            where = '' if self.num_seeds is None else f' (seed index {index})'
-            raise TrainingDiverged(self.step, problem + where)
-      if phase.report_every and self._crossed(before, progress.steps, phase.report_every):
-        if calls > 0:
-          reports.extend(self._report(phase, progress, start))
+        self._take_learner(progress, count * batch)
+      if calls > 0 and phase.report_every and self._crossed(
+          before, progress.steps, phase.report_every):
+        reports.extend(self._report(phase, progress, start))
       if phase.log_every and self._crossed(before, progress.steps, phase.log_every):
         metrics = jax.device_get(self._algorithm.metrics(progress.state.algo))
         self._on_metrics(phase.name, self.step, metrics)
       if (phase.training and phase.checkpoint_every and
           self._crossed(before, progress.steps, phase.checkpoint_every)):
         self._checkpoint()
-    jax.block_until_ready(progress.state)
+    if progress.state is not None:
+      jax.block_until_ready(progress.state)
     compile_time = self._clock.seconds(since=start)
     self.compile_time += compile_time
     if phase.training:
       self.train_time += time.time() - start - compile_time
     reports.extend(self._report(phase, progress))
     return reports
+
+  def _take_learner(self, progress: _PhaseProgress, steps: int) -> None:
+    """After a training call: count its steps and take its learner, unless an
+    update went non-finite (TrainingDiverged; the learner kept its last values)."""
+    self.step += steps
+    self.learner = progress.state.algo.learner
+    for index, learner in enumerate(self._per_seed(self.learner)):
+      problem = self._algorithm.diagnose(learner)
+      if problem:
+        where = '' if self.num_seeds is None else f' (seed index {index})'
+        raise TrainingDiverged(self.step, problem + where)
+
+  def _host_step(self, phase: Phase) -> None:
+    """Between the host env steps of a call: stop when asked; tell the step
+    reached inside a long training call (at most once a second)."""
+    if self._should_stop():
+      raise Interrupted(message='stopped between env steps')
+    self._call_steps += 1
+    now = time.monotonic()
+    if phase.training and now - self._last_progress >= 1.0:
+      self._last_progress = now
+      self._on_progress(self.step + self._call_steps * phase.env.num_agents)
 
   @staticmethod
   def _crossed(before: int, after: int, every: int) -> bool:

@@ -7,6 +7,7 @@ from typing import Any, Sequence
 import gymnasium as gym
 import numpy as np
 
+from agents.envs import contract
 from agents.envs.protocol import BatchStep
 
 
@@ -62,13 +63,6 @@ def reset_requests(indices: Sequence[int] | None, seeds: Sequence[int | None] | 
   return indices, seeds
 
 
-def stack_observs(observs: Sequence[Any]) -> np.ndarray:
-  observ = np.stack([np.asarray(o) for o in observs])
-  if observ.dtype == np.float64:
-    observ = observ.astype(np.float32)
-  return observ
-
-
 class BatchEnv:
   """Steps several envs as one batch (the original's BatchEnv, Gymnasium API).
 
@@ -87,6 +81,7 @@ class BatchEnv:
                        for env in self._envs])
     self.observation_space = self._envs[0].observation_space
     self.action_space = self._envs[0].action_space
+    self._observ_shape = contract.observation_shape(self.observation_space)
 
   def __len__(self) -> int:
     return len(self._envs)
@@ -98,15 +93,15 @@ class BatchEnv:
     """Step every env; returns observ, reward, terminated, truncated, infos."""
     actions = check_actions(actions, len(self), self.action_space)
     if self._blocking:
-      transitions = [env.step(action) for env, action in zip(self._envs, actions)]
+      transitions = []
+      for index, (env, action) in enumerate(zip(self._envs, actions)):
+        transitions.append(contract.call(env.step, 'step', f'env {index}', action))
     else:
       promises = [env.step(action, blocking=False)
                   for env, action in zip(self._envs, actions)]
       transitions = [promise() for promise in promises]
-    observs, rewards, terminated, truncated, infos = zip(*transitions)
-    return BatchStep(stack_observs(observs), np.asarray(rewards, np.float32),
-                     np.asarray(terminated, bool), np.asarray(truncated, bool),
-                     list(infos))
+    return BatchStep(*contract.stack_step(transitions, 0, self._observ_shape,
+                                          self.observation_space))
 
   def reset(self, indices: Sequence[int] | None = None,
             seeds: Sequence[int | None] | None = None) -> np.ndarray:
@@ -116,12 +111,14 @@ class BatchEnv:
       space = self.observation_space
       return np.zeros((0,) + tuple(space.shape), space.dtype)
     if self._blocking:
-      results = [self._envs[i].reset(seed=seed) for i, seed in zip(indices, seeds)]
+      results = [contract.call(self._envs[i].reset, 'reset', f'env {i}', seed=seed)
+                 for i, seed in zip(indices, seeds)]
     else:
       promises = [self._envs[i].reset(blocking=False, seed=seed)
                   for i, seed in zip(indices, seeds)]
       results = [promise() for promise in promises]
-    return stack_observs([observ for observ, _ in results])
+    return contract.stack_reset(results, indices, self._observ_shape,
+                                self.observation_space)
 
   def render(self, index: int = 0) -> Any:
     return self._envs[index].render()

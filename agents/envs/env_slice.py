@@ -10,13 +10,14 @@ memory and a pipe, or a socket) stays with each backend.
 
 from __future__ import annotations
 
-import traceback
+import sys
 from typing import Any, Sequence
 
 import cloudpickle
 import numpy as np
 
 from agents.envs import batch_env as batch_env_lib
+from agents.envs import contract
 
 
 class EnvSlice:
@@ -42,38 +43,36 @@ class EnvSlice:
 
   def failure(self) -> str:
     """The exception being handled, with the index of the env that raised it."""
-    return f'(in env {self.current})\n' + traceback.format_exc()
+    return contract.failure_text(sys.exc_info()[1], self.current)
 
   def step(self, actions: Any, out: dict[str, np.ndarray] | None = None
            ) -> tuple[dict[str, np.ndarray], list[dict] | None]:
     """Step every env of the slice; results go into `out` (arrays of the slice's
     length: observ, reward, terminated, truncated) or new arrays. Returns them
     and the infos (None when every env's info was empty)."""
-    results, infos, any_info = [], [], False
+    transitions = []
     for local, env in enumerate(self.envs):
       self.current = self.first + local
-      observ, reward, terminated, truncated, info = env.step(actions[local])
-      results.append((observ, reward, terminated, truncated))
-      infos.append(info)
-      any_info = any_info or bool(info)
-    observ, reward, terminated, truncated = zip(*results)
-    arrays = {'observ': batch_env_lib.stack_observs(observ),
-              'reward': np.asarray(reward, np.float32),
-              'terminated': np.asarray(terminated, bool),
-              'truncated': np.asarray(truncated, bool)}
+      transitions.append(env.step(actions[local]))
+    space = self.envs[0].observation_space
+    *columns, infos = contract.stack_step(
+        transitions, self.first, contract.observation_shape(space), space)
+    arrays = dict(zip(('observ', 'reward', 'terminated', 'truncated'), columns))
     if out is not None:
       for name, value in arrays.items():
         out[name][:] = value
       arrays = out
-    return arrays, infos if any_info else None
+    return arrays, infos if any(infos) else None
 
   def reset(self, requests: Sequence[tuple[int, int | None]]) -> np.ndarray:
     """Reset env `index` with `seed` for each (index, seed); their observations."""
-    observs = []
+    results = []
     for index, seed in requests:
       self.current = index
-      observs.append(self.envs[index - self.first].reset(seed=seed)[0])
-    return batch_env_lib.stack_observs(observs)
+      results.append(self.envs[index - self.first].reset(seed=seed))
+    space = self.envs[0].observation_space
+    return contract.stack_reset(results, [index for index, _ in requests],
+                                contract.observation_shape(space), space)
 
   def render(self, index: int) -> Any:
     self.current = index

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -49,6 +49,7 @@ class InGraphBatchEnv:
     self._host_action_dtype = np.int64 if self.spec.discrete else np.float32
     self._reset_call = HostFunction(self._reset_envs, self._observ_struct)
     self._step_call = HostFunction(self._step_envs, self._step_struct)
+    self._watcher: Callable[[], None] | None = None
 
   @property
   def batch_env(self) -> HostBatchEnv:
@@ -80,6 +81,12 @@ class InGraphBatchEnv:
         observ=observ, action=action, reward=reward, terminated=terminated,
         truncated=truncated, done=terminated | truncated)
 
+  def watch(self, callback: Callable[[], None] | None) -> None:
+    """Call `callback()` before every batch step on the host, inside compiled
+    calls; it may raise (e.g. `Interrupted`) to end the call there, so that a
+    stop is seen within one step of a slow env or a huge batch."""
+    self._watcher = callback
+
   def take_host_error(self) -> BaseException | None:
     """The exception a host env raised inside the last compiled call, if any.
 
@@ -102,6 +109,8 @@ class InGraphBatchEnv:
   def _step_envs(self, action: np.ndarray, after: np.ndarray
                  ) -> tuple[np.ndarray, ...]:
     del after  # Passed only to order the step after this step's reset.
+    if self._watcher is not None:
+      self._watcher()
     action = action.astype(self._host_action_dtype, copy=False)
     observ, reward, terminated, truncated, _ = self._batch_env.step(action)
     observ = np.asarray(observ, np.float32)

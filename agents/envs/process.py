@@ -16,6 +16,7 @@ import time
 from typing import Any, Callable
 
 import cloudpickle
+from agents.envs import contract
 from agents.errors import WorkerDiedError, WorkerError, WorkerTimeoutError
 
 # Message kinds, parent -> worker and worker -> parent.
@@ -133,9 +134,8 @@ class Worker:
         except (EOFError, ConnectionResetError, OSError) as error:
           raise WorkerDiedError(self._died_message(f'during {action}')) from error
         if kind == EXCEPTION:
-          raise WorkerError(
-              f'{self.name} raised in {action}. Traceback from the worker:\n'
-              f'{payload}')
+          raise contract.failure_error(
+              payload, f'{self.name} raised in {action}. Traceback from the worker:\n')
         return payload
       if not self._process.is_alive():
         raise WorkerDiedError(self._died_message(f'during {action}'))

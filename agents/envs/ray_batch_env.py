@@ -39,15 +39,54 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from agents.envs import batch_env as batch_env_lib
+from agents.envs import contract
 from agents.envs.env_slice import EnvSlice
 from agents.envs.process import (WorkerDiedError, WorkerError, WorkerTimeoutError,
                                   serialize_constructor)
 from agents.envs.protocol import BatchStep, empty_infos
+from agents.errors import ConfigError
 
 LOG = logging.getLogger(__name__)
 
 INSTALL = "pip install -e '.[ray]'"
 _START_TIMEOUT = 60.0   # Seconds for the actors to build their envs and connect.
+
+
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+  """Raise ConfigError when nothing answers at a Ray address ('host:port' or
+  'ray://host:port'); Ray itself would wait minutes for it. 'auto' and
+  other forms are left to Ray."""
+  host, _, port = address.split('://')[-1].rpartition(':')
+  if not host or not port.isdigit():
+    return
+  try:
+    socket.create_connection((host, int(port)), timeout=timeout).close()
+  except OSError as error:
+    reason = error.strerror or type(error).__name__
+    if isinstance(error, socket.timeout):
+      reason = f'no answer within {timeout:.0f} s'
+    raise ConfigError(
+        f"Cannot reach the Ray cluster at '{address}' ({reason}). Check the address "
+        "(the head node's GCS port, 6379 by default) and that the cluster is up "
+        '(ray status on the head node).') from None
+
+
+def init_ray(ray: Any, address: str | None) -> None:
+  """Join the cluster at `address` (checked first), or start a local instance."""
+  with warnings.catch_warnings():
+    # Ray starts its processes with fork + exec, which is safe beside JAX's
+    # threads; JAX's at-fork hook would still warn about each one.
+    warnings.filterwarnings('ignore', r'os\.fork\(\) was called', RuntimeWarning)
+    if address:
+      check_reachable(address)
+      try:
+        ray.init(address=address, log_to_driver=False)
+      except Exception as error:  # Not a Ray head there, or a bad token.
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ConfigError(f"Cannot join the Ray cluster at '{address}': {first}") from None
+    else:
+      ray.init(_node_ip_address='127.0.0.1', include_dashboard=False,
+               log_to_driver=False, configure_logging=False)
 
 
 class _EnvActor:
@@ -126,15 +165,7 @@ class RayBatchEnv:
     self._pids: list[int] = []
     self.listen_address: tuple[str, int] | None = None   # Where the actors connect.
     if not ray.is_initialized():
-      with warnings.catch_warnings():
-        # Ray starts its processes with fork + exec, which is safe beside JAX's
-        # threads; JAX's at-fork hook would still warn about each one.
-        warnings.filterwarnings('ignore', r'os\.fork\(\) was called', RuntimeWarning)
-        if address:
-          ray.init(address=address, log_to_driver=False)
-        else:
-          ray.init(_node_ip_address='127.0.0.1', include_dashboard=False,
-                   log_to_driver=False, configure_logging=False)
+      init_ray(ray, address)
       self._started_ray = True
     self._size = len(constructors)
     self._timeout = timeout
@@ -176,7 +207,7 @@ class RayBatchEnv:
                             f'{str(error).splitlines()[0]}') from None
     for kind, value in answers:
       if kind == 'error':
-        raise WorkerError(f'An env raised in a Ray actor during start-up {value}')
+        raise contract.failure_error(value, 'An env raised in a Ray actor during start-up ')
     return [value for _, value in answers]
 
   def _connect(self) -> None:
@@ -250,7 +281,7 @@ class RayBatchEnv:
     except (EOFError, OSError):
       self._raise_died(index, action)
     if kind == 'error':
-      raise WorkerError(f'An env raised in a Ray actor during {action} {value}')
+      raise contract.failure_error(value, f'An env raised in a Ray actor during {action} ')
     return value
 
   def _raise_died(self, index: int, action: str) -> None:

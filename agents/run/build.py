@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import functools
-import importlib
 import logging
 from typing import Any, Callable
 
 import gymnasium as gym
 
 from agents.errors import ConfigError
-from agents.envs import backends, mujoco_noise, wrappers
+from agents.envs import backends, contract, mujoco_noise, named_env, wrappers
 from agents.parts.attr_dict import AttrDict
 from agents.run.catalog import Catalog
+from agents.core import in_graph_env
 from agents.envs.in_graph_batch_env import InGraphBatchEnv
 
 LOG = logging.getLogger(__name__)
@@ -28,20 +28,7 @@ def env_constructor(config: AttrDict, render: bool = False,
 
 def _make_gym_env(env_id: str, max_length: int | None, render: bool,
                   stagger: bool, observ_keep: list[int] | None = None) -> gym.Env:
-  kwargs: dict[str, Any] = {'render_mode': 'rgb_array' if render else None}
-  if _is_mujoco(env_id):
-    try:
-      mujoco_noise.install_warning_handler()
-    except ImportError:
-      raise ConfigError(f"'{env_id}' needs MuJoCo: pip install -e '.[mujoco]'") from None
-    if render:
-      # The locomotion models have a camera 'track' that follows the body;
-      # MuJoCo ignores the name where a model has none (the default view).
-      kwargs['camera_name'] = 'track'
-  try:
-    env = gym.make(env_id, **kwargs)
-  except gym.error.Error as error:
-    raise ConfigError(f"Cannot make the Gymnasium env '{env_id}': {error}") from error
+  env = _make_raw_env(env_id, render)
   env = _box_observations(env, env_id)
   if observ_keep is not None:
     try:
@@ -51,19 +38,40 @@ def _make_gym_env(env_id: str, max_length: int | None, render: bool,
   if max_length:
     env = wrappers.LimitDuration(env, max_length)
   if stagger:
-    duration = max_length or (env.spec.max_episode_steps if env.spec else None)
+    duration = max_length or named_env.max_episode_steps(env)
     if duration:
       env = wrappers.StaggerStart(env, duration)
   return wrappers.ConvertTo32Bit(env)
 
 
-def _is_mujoco(env_id: str) -> bool:
-  """Whether Gymnasium builds this id with MuJoCo (its `mujoco` extra)."""
+def _make_raw_env(env_id: str, render: bool) -> gym.Env:
+  """The env as its name builds it, before this package's wrappers."""
+  kwargs: dict[str, Any] = {}
+  if 'mujoco' in named_env.entry_point(env_id):
+    try:
+      mujoco_noise.install_warning_handler()
+    except ImportError:
+      raise ConfigError(f"'{env_id}' needs MuJoCo: pip install -e '.[mujoco]'") from None
+    if render:
+      # The locomotion models have a camera 'track' that follows the body;
+      # MuJoCo ignores the name where a model has none (the default view).
+      kwargs['camera_name'] = 'track'
+  return named_env.make(env_id, 'rgb_array' if render else None, **kwargs)
+
+
+def check_env_contract(config: AttrDict) -> None:
+  """One env of the config, a few steps, against Gymnasium's API (at start-up,
+  so that a broken env is named before workers start)."""
+  env = _make_raw_env(config.env, render=False)
   try:
-    entry_point = gym.spec(env_id.split(':')[-1]).entry_point
-  except gym.error.Error:
-    return False
-  return 'mujoco' in str(entry_point)
+    contract.check_spaces(env, config.env)         # Spaces,
+    _box_observations(env, config.env)              # observations it can flatten,
+    in_graph_env.action_fields(env.action_space)     # actions the policies take,
+    contract.check_env(env, config.env)              # then a reset and a few steps.
+  finally:
+    close = getattr(env, 'close', None)
+    if callable(close):
+      close()
 
 
 def _box_observations(env: gym.Env, env_id: str) -> gym.Env:
@@ -102,6 +110,7 @@ def train_env(config: AttrDict) -> Any:
     pool = envpool_batch_env(config)
     if pool is not None:
       return InGraphBatchEnv(pool)
+  check_env_contract(config)
   backend = config.process_backend if config.env_processes else 'inprocess'
   try:
     batch_env = backends.make_batch_env(
@@ -109,7 +118,11 @@ def train_env(config: AttrDict) -> Any:
         ray_address=config.ray_address)
   except ImportError as error:   # process_backend=ray without Ray.
     raise ConfigError(str(error)) from None
-  return InGraphBatchEnv(batch_env)
+  try:
+    return InGraphBatchEnv(batch_env)
+  except BaseException:   # E.g. an action space no policy here acts in.
+    batch_env.close()
+    raise
 
 
 _fallback_said: set = set()
@@ -159,17 +172,18 @@ def gymnax_env(config: AttrDict, num_agents: int, **kwargs: Any) -> Any:
 
 
 def episode_limit(config: AttrDict, env: Any) -> int:
-  """The longest an episode of the config can last, for evaluation budgets."""
+  """The longest an episode of the config can last, for evaluation budgets:
+  max_length, else the env's time limit, else 1000 steps (said once)."""
   if config.max_length:
     return int(config.max_length)
   if config.env_backend == 'gymnax':
     return int(getattr(env.params, 'max_steps_in_episode', 1000))
-  env_id = config.env
-  if ':' in env_id:  # 'module:EnvId', as gym.make accepts: import, then look up.
-    module, env_id = env_id.split(':', 1)
-    importlib.import_module(module)
-  spec = gym.spec(env_id)
-  return int(spec.max_episode_steps or 1000)
+  limit = named_env.max_episode_steps(env.batch_env[0])
+  if limit is None:
+    LOG.warning("'%s' declares no time limit; evaluation episodes are cut at 1000 "
+                'steps. Set max_length to choose.', config.env)
+    return 1000
+  return limit
 
 
 def algorithm(config: AttrDict, spec: Any, catalog: Catalog) -> Any:

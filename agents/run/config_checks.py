@@ -10,6 +10,8 @@ keys a resumed run cannot change (they change the shape of the saved state).
 
 from __future__ import annotations
 
+import os
+
 import math
 from typing import Any, Collection, Mapping, Sequence
 
@@ -194,7 +196,36 @@ def validate(config: AttrDict, network_names: Collection[str] | None = None) -> 
     if not isinstance(config[key], bool):
       raise ConfigError(f'{key} must be true or false, got {config[key]!r}.')
   _check_minibatches(config)
+  _check_sizes(config)
   PPOConfig.from_run_config(config)   # PPO's own checks.
+
+
+def _check_sizes(config: AttrDict) -> None:
+  """A budget of at least one rollout; networks that fit in this machine's memory."""
+  rollout = config.num_agents * config.update_every
+  if config.steps < rollout:
+    raise ConfigError(
+        f'steps ({config.steps:,}) is less than one rollout: num_agents x update_every '
+        f'= {config.num_agents:,} x {config.update_every:,} = {rollout:,} env-steps. '
+        f'Raise steps to at least {rollout:,}, or lower num_agents or update_every.')
+  memory = _physical_memory()
+  for key in ('policy_layers', 'value_layers'):
+    layers = list(config[key])
+    weights = sum(a * b for a, b in zip(layers, layers[1:])) + sum(layers)
+    # float32 parameters, their gradients and Adam's two moments.
+    needed = 16 * weights
+    if memory and needed > memory / 2:
+      raise ConfigError(
+          f'{key}={layers} has {weights:,} weights: with gradients and Adam\'s state '
+          f'about {needed / 2**30:,.1f} GiB, more than half of this machine\'s '
+          f'{memory / 2**30:,.1f} GiB. Use smaller layers (e.g. [256, 256]).')
+
+
+def _physical_memory() -> int | None:
+  try:
+    return os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
+  except (ValueError, OSError, AttributeError):
+    return None
 
 
 def _check_minibatches(config: AttrDict) -> None:

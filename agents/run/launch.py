@@ -25,6 +25,7 @@ from agents.run.run_dir import CONFIG_FILE, RunDir
 
 ReportCallback = Callable[[Report], None]
 StartCallback = Callable[[int, int], None]
+ProgressCallback = Callable[[int], None]
 
 
 def read_saved_config(path: str) -> AttrDict:
@@ -68,7 +69,8 @@ def resolve_config(catalog: Catalog, config_name: str, run_dir: RunDir,
 def train_named(catalog: Catalog, config_name: str, logdir: str,
                 timestamp: str | None = None, values: Mapping[str, Any] | None = None,
                 on_report: ReportCallback | None = None,
-                on_start: StartCallback | None = None) -> RunOutcome:
+                on_start: StartCallback | None = None,
+                on_progress: ProgressCallback | None = None) -> RunOutcome:
   """Train the config called `config_name` in `<logdir>/<timestamp>-<config_name>`
   (a timestamp of an existing run resumes it). Raises UsageError (ConfigError,
   RunDirLocked) for bad input before anything is trained."""
@@ -81,7 +83,8 @@ def train_named(catalog: Catalog, config_name: str, logdir: str,
   try:
     config, resume = resolve_config(catalog, config_name, run_dir, values)
     return training.train(config, run_dir, catalog, resume=resume,
-                          on_report=on_report, on_start=on_start)
+                          on_report=on_report, on_start=on_start,
+                          on_progress=on_progress)
   finally:
     lock.close()
 
@@ -89,7 +92,8 @@ def train_named(catalog: Catalog, config_name: str, logdir: str,
 def train_seeds(catalog: Catalog, config_name: str, logdir: str, seeds: Sequence[int],
                 timestamp: str | None = None, values: Mapping[str, Any] | None = None,
                 on_report: ReportCallback | None = None,
-                on_start: StartCallback | None = None) -> list[RunOutcome]:
+                on_start: StartCallback | None = None,
+                on_progress: ProgressCallback | None = None) -> list[RunOutcome]:
   """Several seeds side by side in one compiled program (in-graph envs), one
   run directory each: `<timestamp>-<config>-seed<k>`."""
   from agents.run import training
@@ -119,7 +123,8 @@ def train_seeds(catalog: Catalog, config_name: str, logdir: str, seeds: Sequence
       locks.append(run_dir.lock())
       config, resume = resolve_config(catalog, config_name, run_dir, seed_values)
       targets.append(training.RunTarget(config, run_dir, resume))
-    return training.train_targets(targets, catalog, command, on_report, on_start)
+    return training.train_targets(targets, catalog, command, on_report, on_start,
+                                  on_progress)
   finally:
     for lock in locks:
       lock.close()

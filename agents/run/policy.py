@@ -22,7 +22,7 @@ import numpy as np
 
 from agents.parts.attr_dict import AttrDict
 from agents.run.catalog import Catalog
-from agents.errors import PolicyLoadError, UsageError
+from agents.errors import ConfigError, EnvError, PolicyLoadError, UsageError
 from agents.run.launch import read_saved_config
 from agents.run.run_dir import config_name_of
 
@@ -156,7 +156,11 @@ def env_spec(config: AttrDict) -> Any:
   if config.env_backend == 'gymnax':
     env = build.gymnax_env(config, 1)
     return env.spec
-  env = build.env_constructor(config)()
+  try:
+    env = build.env_constructor(config)()
+  except (ConfigError, EnvError) as error:
+    raise PolicyLoadError(f"the run's env '{config.env}' cannot be built here: "
+                          f'{error}') from None
   try:
     return EnvSpec.from_spaces(env.observation_space, env.action_space)
   finally:

@@ -96,26 +96,31 @@ def close_all(envs: list[Any]) -> None:
 
 def train(config: AttrDict, run_dir: Any, catalog: Catalog, resume: bool = False,
           on_report: Callable[[Report], None] | None = None,
-          on_start: Callable[[int, int], None] | None = None) -> RunOutcome:
+          on_start: Callable[[int, int], None] | None = None,
+          on_progress: Callable[[int], None] | None = None) -> RunOutcome:
   """Train `config` in `run_dir` (a RunDir), resuming from its newest intact
   checkpoint. The caller holds the directory's lock and validated `config`."""
   return train_targets([RunTarget(config, run_dir, resume)], catalog,
-                       on_report=on_report, on_start=on_start)[0]
+                       on_report=on_report, on_start=on_start,
+                       on_progress=on_progress)[0]
 
 
 def train_targets(targets: list[RunTarget], catalog: Catalog,
                   resume_command: str | None = None,
                   on_report: Callable[[Report], None] | None = None,
-                  on_start: Callable[[int, int], None] | None = None) -> list[RunOutcome]:
+                  on_start: Callable[[int, int], None] | None = None,
+                  on_progress: Callable[[int], None] | None = None) -> list[RunOutcome]:
   """Train one run, or several seeds of one config in one program (vmapped).
 
   The configs differ in their seed only. Each run has its own directory,
   metrics, TensorBoard files and checkpoints; the seeds resume together from
   the newest step that all of them have a checkpoint of. `on_start(step,
   total)` is called once the run knows where it resumes; `on_report` with
-  every report of the first seed.
+  every report of the first seed; `on_progress(step)` with the step reached
+  inside long calls of host envs.
   """
-  session = _Session(targets, catalog, on_report or (lambda report: None))
+  session = _Session(targets, catalog, on_report or (lambda report: None),
+                     on_progress or (lambda step: None))
   return session.run(resume_command or targets[0].run_dir.resume_command(),
                      on_start or (lambda step, total: None))
 
@@ -124,8 +129,10 @@ class _Session:
   """The side effects of one training program: summaries, checkpoints, outcomes."""
 
   def __init__(self, targets: list[RunTarget], catalog: Catalog,
-               on_report: Callable[[Report], None]) -> None:
+               on_report: Callable[[Report], None],
+               on_progress: Callable[[int], None]) -> None:
     self.targets = targets
+    self.on_progress = on_progress
     self.catalog = catalog
     self.seeded = len(targets) > 1
     self.summaries: list[Summaries] = []
@@ -156,7 +163,12 @@ class _Session:
   def run(self, resume_command: str, on_start: Callable[[int, int], None]
           ) -> list[RunOutcome]:
     with self.stop:   # Signals during start-up stop the run too.
-      return self._run(resume_command, on_start)
+      try:
+        return self._run(resume_command, on_start)
+      except (MemoryError, jax.errors.JaxRuntimeError) as error:
+        if not isinstance(error, MemoryError) and 'RESOURCE_EXHAUSTED' not in str(error):
+          raise
+        return [_failed(self.targets[0].run_dir, _memory_message(error))]
 
   def _run(self, resume_command: str, on_start: Callable[[int, int], None]
            ) -> list[RunOutcome]:
@@ -168,7 +180,8 @@ class _Session:
       checkpoint.remove_temporaries(target.run_dir.checkpoints)  # Left by a killed save.
     callbacks = dict(on_report=self.on_report, on_metrics=self.on_metrics,
                      on_checkpoint=self.on_checkpoint,
-                     should_stop=lambda: bool(self.stop.requested))
+                     should_stop=lambda: bool(self.stop.requested),
+                     on_progress=self.on_progress)
     key = (jax.vmap(jax.random.PRNGKey)(jnp.asarray([t.config.seed for t in self.targets]))
            if self.seeded else jax.random.PRNGKey(config.seed))
     try:
@@ -223,9 +236,11 @@ class _Session:
     except OSError as error:   # Checkpoints, metrics or event files could not be written.
       return _failed(first, _storage_message(error, loop, first, resume_command))
     except EnvError as error:
-      return _failed(first, f'an environment failed at step {loop.step:,}: {error}. '
-                     f'The last checkpoint is kept in {first.checkpoints}. Resume '
-                     f'with: {resume_command}')
+      kept = checkpoint.latest(first.checkpoints)
+      kept = (f'The last checkpoint is kept in {first.checkpoints}. Resume with: '
+              f'{resume_command}') if kept else 'No checkpoint had been written yet.'
+      return _failed(first, f"an environment failed at step {loop.step:,}: "
+                     f"{str(error).rstrip().rstrip('.')}. {kept}")
     except TrainingDiverged as error:
       kept = checkpoint.latest(first.checkpoints)
       kept = f'the last finite checkpoint is kept: {kept}' if kept else (
@@ -260,6 +275,15 @@ def _storage_message(error: OSError, loop: Loop, run_dir: Any, resume_command: s
       'no checkpoint had been written yet')
   return (f'cannot write the run at step {loop.step:,}: {what}{where}; {kept}. Free '
           f'space (or fix the directory) and resume with: {resume_command}')
+
+
+def _memory_message(error: BaseException) -> str:
+  """One line for a program that did not fit in memory."""
+  lines = [line for line in str(error).splitlines() if line.strip()]
+  what = lines[0][:200] if lines else type(error).__name__
+  return (f'out of memory ({what}). The checkpoints written before are intact. '
+          'Lower num_agents, update_every or the layer sizes (policy_layers, '
+          'value_layers), and resume or start again.')
 
 
 def _stopped(signum: int, loop: Loop, target: RunTarget, resume_command: str) -> str:

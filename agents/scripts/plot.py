@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 from agents.run.metrics_file import read_reports
-from agents.errors import EXIT_USAGE
+from agents.errors import EXIT_FAILURE, EXIT_USAGE, StorageError
 from agents.run.run_dir import METRICS_FILE, config_name_of
 
 
@@ -92,9 +92,13 @@ def plot_runs(runs: Sequence[str], out: str,
     if axis.get_legend_handles_labels()[0]:
       axis.legend(fontsize=8)
   figure.tight_layout()
-  os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-  figure.savefig(out, dpi=100)
-  plt.close(figure)
+  try:
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    figure.savefig(out, dpi=100)
+  except OSError as error:
+    raise StorageError(f'cannot write {out}: {error.strerror or error}') from None
+  finally:
+    plt.close(figure)
   return len(runs)
 
 
@@ -104,12 +108,24 @@ def main(argv: Sequence[str] | None = None) -> int:
   parser.add_argument('--logdir', required=True, help='Directory of runs.')
   parser.add_argument('--out', default='curves.png', help='PNG to write.')
   args = parser.parse_args(argv)
+  if os.path.isdir(args.out):
+    print(f"error: --out '{args.out}' is a directory; give a file name such as "
+          f"{os.path.join(args.out, 'curves.png')}.", file=sys.stderr)
+    return EXIT_USAGE
+  out = args.out if os.path.splitext(args.out)[1] else args.out + '.png'
+
   try:
-    count = plot(args.logdir, args.out)
+    count = plot(args.logdir, out)
+  except StorageError as error:
+    print(f'error: {error}.', file=sys.stderr)
+    return EXIT_FAILURE
   except FileNotFoundError as error:
     print(f'error: {error}', file=sys.stderr)
     return EXIT_USAGE
-  print(f'Wrote {args.out} ({count} runs).')
+  except ValueError as error:   # matplotlib: an extension it cannot write.
+    print(f'error: --out {out}: {error} (e.g. .png, .pdf, .svg).', file=sys.stderr)
+    return EXIT_USAGE
+  print(f'Wrote {out} ({count} runs).')
   return 0
 
 

@@ -31,7 +31,7 @@ import sys
 import time
 from typing import Any, Sequence
 
-from agents.errors import EXIT_FAILURE, EXIT_OK, Interrupted, UsageError
+from agents.errors import EXIT_FAILURE, EXIT_OK, AgentsError, Interrupted, UsageError
 from agents.run import config_checks, logs
 from agents.run.launch import read_saved_config
 from agents.run.metrics_file import read_reports
@@ -196,11 +196,11 @@ def start_ray(address: str | None) -> Any:
   except ImportError:
     raise SweepError(f'sweep runs on Ray, which is not installed: {INSTALL}') from None
   if address:
+    from agents.envs.ray_batch_env import init_ray
     try:
-      ray.init(address=address, log_to_driver=False)
-    except Exception as error:  # Unreachable, refused, or a bad token.
-      first = str(error).splitlines()[0] if str(error) else type(error).__name__
-      raise SweepError(f"Cannot join the Ray cluster at '{address}': {first}") from None
+      init_ray(ray, address)
+    except AgentsError as error:   # Unreachable, not Ray, or a bad token.
+      raise SweepError(str(error)) from None
     return ray
   mode = os.environ.get('RAY_AUTH_MODE', '')
   if mode and mode != 'token':   # Ray's default for a local instance is token.

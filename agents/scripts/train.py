@@ -81,6 +81,11 @@ class Progress:
     postfix['env-steps/s'] = f'{self._rate:,.0f}'
     self._bar.set_postfix(postfix, refresh=False)
 
+  def advance(self, step: int) -> None:
+    """The step reached inside a long call (a slow env): the bar moves on."""
+    if self._bar is not None and step > self._bar.n:
+      self._bar.update(step - self._bar.n)
+
   def close(self) -> None:
     if self._bar is not None:
       self._bar.close()
@@ -110,9 +115,10 @@ def _train(args: argparse.Namespace, catalog: Any, progress: Progress) -> list[R
   values = command_values(args, catalog)
   if args.seeds:
     return launch.train_seeds(catalog, args.config, args.logdir, args.seeds,
-                              args.timestamp, values, progress.report, progress.start)
+                              args.timestamp, values, progress.report, progress.start,
+                              progress.advance)
   return [launch.train_named(catalog, args.config, args.logdir, args.timestamp,
-                             values, progress.report, progress.start)]
+                             values, progress.report, progress.start, progress.advance)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import warnings
 from typing import Any, Sequence
@@ -23,7 +24,9 @@ import numpy as np
 # imageio starts ffmpeg with fork+exec, which is safe; JAX warns about any fork.
 warnings.filterwarnings('ignore', message='os.fork', category=RuntimeWarning)
 
-from agents.errors import ConfigError, UsageError
+from agents import settings
+from agents.envs import named_env
+from agents.errors import ConfigError, EnvError, UsageError
 from agents.scripts import configs
 from agents.parts.attr_dict import AttrDict
 
@@ -50,7 +53,13 @@ def render_episodes(config: AttrDict, checkpoint_path: str, num_episodes: int,
     print(f"Rendering with Gymnasium's '{config.env}' (gymnax envs do not "
           'render frames); its episodes differ from the gymnax evaluation.',
           file=sys.stderr)
-  env = build.env_constructor(config, render=True)()
+  mujoco = 'mujoco' in named_env.entry_point(config.env)
+  try:
+    env = build.env_constructor(config, render=True)()
+  except (ConfigError, EnvError):
+    raise
+  except Exception as error:  # A renderer that cannot start fails at construction.
+    raise _rendering_failed(error, mujoco) from None
   policy = Policy(config, checkpoint_path,
                   EnvSpec.from_spaces(env.observation_space, env.action_space),
                   configs.catalog())
@@ -62,13 +71,13 @@ def render_episodes(config: AttrDict, checkpoint_path: str, num_episodes: int,
     for episode in range(num_episodes):
       observ, _ = env.reset(seed=config.eval_seed + episode)
       policy.reset()
-      frames = [_render(env)[::downsample, ::downsample]]
+      frames = [_render(env, mujoco)[::downsample, ::downsample]]
       total, length, done = 0.0, 0, False
       while not done:
         observ, reward, terminated, truncated, _ = env.step(policy(observ))
         length += 1
         if length % every == 0 and (max_frames is None or len(frames) < max_frames):
-          frames.append(_render(env)[::downsample, ::downsample])
+          frames.append(_render(env, mujoco)[::downsample, ::downsample])
         total += float(reward)
         done = terminated or truncated
       path = os.path.join(outdir, f'episode-{episode:03d}.{video_format}')
@@ -87,17 +96,22 @@ def render_episodes(config: AttrDict, checkpoint_path: str, num_episodes: int,
           'checkpoint_step': policy.step}
 
 
-def _render(env: Any) -> np.ndarray:
+def _render(env: Any, mujoco: bool) -> np.ndarray:
   try:
     frame = env.render()
   except Exception as error:  # Renderers fail in many ways without a display.
-    text = f'{type(error).__name__}: {error}'
-    advice = GL_ADVICE if any(w in text.lower() for w in ('gl', 'egl', 'mujoco')) else (
-        'Install the env\'s rendering extra (e.g. gymnasium[classic-control]).')
-    raise VisualizeError(f'Rendering failed ({text}). {advice}') from None
+    raise _rendering_failed(error, mujoco) from None
   if frame is None:
     raise VisualizeError('The env rendered no frame (render_mode rgb_array unsupported).')
   return np.asarray(frame)
+
+
+def _rendering_failed(error: Exception, mujoco: bool) -> VisualizeError:
+  text = f'{type(error).__name__}: {error}'.splitlines()[0][:300]
+  gl = mujoco or bool(re.search(r'(?i:opengl|egl|osmesa|mujoco_gl)|\bgl[A-Z]', text))
+  advice = GL_ADVICE if gl else (
+      "Install the env's rendering extra (e.g. gymnasium[classic-control]).")
+  return VisualizeError(f'Rendering failed ({text}). {advice}')
 
 
 def _positive(text: str) -> int:
@@ -130,14 +144,15 @@ def main(argv: Sequence[str] | None = None) -> int:
   parser.add_argument('--downsample', type=_positive, default=1,
                       help='Keep every k-th pixel row and column (smaller files).')
   args = parser.parse_args(argv)
-  from agents.run.policy import PolicyLoadError, read_run
+  from agents.run.policy import read_run
   try:
+    settings.check()
     config, name, checkpoint_path = read_run(args.logdir, configs.catalog(),
                                              args.checkpoint)
     stats = render_episodes(config, checkpoint_path, args.num_episodes,
                             args.outdir, args.format, args.fps, args.max_frames,
                             args.every, args.downsample)
-  except (VisualizeError, ConfigError, PolicyLoadError) as error:
+  except (UsageError, EnvError) as error:
     print(f'error: {error}', file=sys.stderr)
     return error.exit_code
   stats.update(config=name, checkpoint=os.path.abspath(checkpoint_path),

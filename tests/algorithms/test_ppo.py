@@ -1,4 +1,5 @@
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -142,7 +143,7 @@ def test_annealing_continues_from_the_current_rate_when_steps_grow():
     for _ in range(updates):
       scale, next_scale = ppo._lr_scales(learner, 64)
       used.append(float(scale))
-      learner = learner.replace(lr_scale=next_scale, env_steps=learner.env_steps + 64)
+      learner = learner.replace(lr_scale=next_scale, updates=learner.updates + 1)
     return used, learner
 
   config = _tiny('pendulum')
@@ -155,6 +156,22 @@ def test_annealing_continues_from_the_current_rate_when_steps_grow():
   assert second[0] == pytest.approx(0.5)          # No jump at the resume.
   np.testing.assert_allclose(np.diff(second), -0.5 / 24, atol=1e-6)
   assert float(learner.lr_scale) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_annealing_budgets_past_2_to_the_31_env_steps_neither_overflow_nor_jump():
+  from agents.algorithms.ppo import PPO
+  config = _tiny('pendulum', steps=3 * 2**31, anneal_learning_rate=True)
+  env = build.train_env(config)
+  ppo = PPO(config, configs.catalog().network(env.spec, config))
+  learner = ppo.init(jax.random.PRNGKey(0), env.spec, 4).learner
+  rollout = 2**12
+  # Two thirds of the way, past 2**32 env-steps trained.
+  learner = learner.replace(updates=jnp.asarray(2**32 // rollout, jnp.int32),
+                            lr_scale=jnp.asarray(1 / 3, jnp.float32))
+  scale, next_scale = jax.jit(ppo._lr_scales, static_argnums=1)(learner, rollout)
+  left = 3 * 2**31 // rollout - 2**32 // rollout
+  assert float(scale) == pytest.approx(1 / 3)
+  assert float(next_scale) == pytest.approx(1 / 3 * (left - 1) / left, rel=1e-6)
 
 
 def test_a_non_finite_update_is_not_applied_and_is_diagnosed():

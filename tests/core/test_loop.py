@@ -91,6 +91,50 @@ def test_a_stop_before_any_training_writes_no_checkpoint():
   assert loop.step == 0 and checkpoints == []
 
 
+def test_a_stop_between_host_steps_ends_a_long_call_and_keeps_the_state_before_it():
+  """Calls of 50 batch steps; the stop comes at the 10th step of the third call:
+  that call's work is dropped, the learner of the second call is kept."""
+  host_steps, checkpoints, learners = [0], [], []
+  env = _env(4)
+  original = env._batch_env.step
+
+  def counting(actions):
+    host_steps[0] += 1
+    return original(actions)
+  env._batch_env.step = counting
+  phases = [Phase('train', env, steps=1000, training=True, steps_per_call=50)]
+  loop = Loop(MockAlgorithm(), phases, jax.random.PRNGKey(0),
+              should_stop=lambda: host_steps[0] >= 110,
+              on_checkpoint=lambda loop: checkpoints.append(loop.step),
+              on_report=lambda report: learners.append(loop.learner))
+  loop.run(10_000)
+  assert host_steps[0] == 110            # No step after the stop was asked for.
+  assert loop.step == 2 * 50 * 4 and checkpoints == [400]
+  assert loop.metrics('train') == {}     # The phase starts fresh episodes if run again.
+  loop._should_stop = lambda: False
+  loop.run(600)
+  assert loop.step == 600
+
+
+def test_long_host_calls_tell_the_step_reached(monkeypatch):
+  clock = [0.0]
+  monkeypatch.setattr(loop_lib.time, 'monotonic', lambda: clock[0])
+  env = _env(4)
+  original = env._batch_env.step
+
+  def slow(actions):
+    clock[0] += 0.3     # 0.3 s a batch step, as the Loop's clock sees it.
+    return original(actions)
+  env._batch_env.step = slow
+  told = []
+  loop = Loop(MockAlgorithm(), [Phase('train', env, steps=80, training=True,
+                                      steps_per_call=20)],
+              jax.random.PRNGKey(0), on_progress=told.append)
+  loop.run(80)
+  assert told and told == sorted(told) and 0 < told[0] < 80
+  assert len(told) <= 20 * 0.3 + 1         # At most once a second.
+
+
 def test_bad_phases_are_rejected():
   with pytest.raises(ValueError, match='training phase'):
     Loop(MockAlgorithm(), [Phase('eval', _env(2), 8, training=False, steps_per_call=4)],

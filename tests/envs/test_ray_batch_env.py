@@ -142,24 +142,27 @@ def test_ctrl_c_saves_a_checkpoint_and_leaves_no_actor(tmp_path):
   import signal
   import subprocess
   import sys
-  process = subprocess.Popen(
-      [sys.executable, '-m', 'agents.scripts.train', '--logdir', str(tmp_path),
-       '--config', 'pendulum', '--timestamp', 'r', '--set', 'env_processes=true',
-       '--set', 'process_backend=ray', '--set', 'num_agents=4', '--set', 'steps=10000000',
-       '--set', 'report_every=512', '--quiet'],
-      start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-      env=dict(os.environ, PYTHONPATH=ROOT))
-  metrics = tmp_path / 'r-pendulum' / 'metrics.jsonl'
-  deadline = time.time() + 120
-  while time.time() < deadline and not (metrics.exists() and metrics.read_text()):
-    time.sleep(0.5)
-  os.killpg(process.pid, signal.SIGINT)
-  _, err = process.communicate(timeout=60)
-  assert process.returncode == 130, err
-  assert 'checkpoint saved' in err and 'Traceback' not in err
-  assert os.listdir(tmp_path / 'r-pendulum' / 'checkpoints')
-  time.sleep(1.0)
-  actors = [p for p in psutil.process_iter(['cmdline'])
-            if '_EnvActor' in ' '.join(p.info['cmdline'] or [])
-            and p.status() != psutil.STATUS_ZOMBIE]
-  assert not actors, 'Ctrl-C left Ray actors running'
+  from tests import helpers
+  with helpers.own_ray_dir() as ray_dir:
+    process = subprocess.Popen(
+        [sys.executable, '-m', 'agents.scripts.train', '--logdir', str(tmp_path),
+         '--config', 'pendulum', '--timestamp', 'r', '--set', 'env_processes=true',
+         '--set', 'process_backend=ray', '--set', 'num_agents=4', '--set', 'steps=10000000',
+         '--set', 'report_every=512', '--quiet'],
+        start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, PYTHONPATH=ROOT, RAY_TMPDIR=ray_dir))
+    try:
+      metrics = tmp_path / 'r-pendulum' / 'metrics.jsonl'
+      deadline = time.time() + 120
+      while time.time() < deadline and not (metrics.exists() and metrics.read_text()):
+        time.sleep(0.5)
+      os.killpg(process.pid, signal.SIGINT)
+      _, err = process.communicate(timeout=60)
+    finally:
+      if process.poll() is None:
+        helpers.kill_tree(process)
+    assert process.returncode == 130, err
+    assert 'checkpoint saved' in err and 'Traceback' not in err
+    assert os.listdir(tmp_path / 'r-pendulum' / 'checkpoints')
+    time.sleep(1.0)
+    assert not helpers.ray_processes(ray_dir), 'Ctrl-C left Ray processes running'

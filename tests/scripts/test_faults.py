@@ -77,6 +77,10 @@ def test_a_value_of_the_wrong_type_is_named(tmp_path, capfd, override, message):
     ('objective=ppo2', "Unknown objective 'ppo2'. Known: clip, kl_penalty"),
     ('process_backend=threads', "Unknown process_backend 'threads'"),
     ('policy_layers=[0]', 'policy_layers must be a list of positive layer sizes'),
+    ('steps=32', 'steps (32) is less than one rollout: num_agents x update_every = '
+                 '4 x 16 = 64 env-steps. Raise steps to at least 64'),
+    ('value_layers=[1000000,1000000]', 'value_layers=[1000000, 1000000] has '
+                                       "1,000,002,000,000 weights: with gradients and Adam's"),
 ])
 def test_out_of_range_values_are_rejected_before_anything_starts(
     tmp_path, capfd, override, message):
@@ -240,3 +244,16 @@ def test_an_env_failure_leaves_one_line_also_when_the_process_exits(tmp_path):
   assert 'Traceback' not in result.stderr, result.stderr
   lines = [line for line in result.stderr.splitlines() if line.strip()]
   assert len(lines) == 1 and 'non-finite observation' in lines[0]
+
+
+def test_a_program_that_does_not_fit_in_memory_is_one_line(tmp_path, capfd, monkeypatch):
+  import jax
+  from agents.run import training
+  def exhausted(*args, **kwargs):
+    raise jax.errors.JaxRuntimeError(
+        'RESOURCE_EXHAUSTED: Out of memory while trying to allocate 85899345920 bytes.')
+  monkeypatch.setattr(training, 'make_loop', exhausted)
+  assert _main(tmp_path, *GYMNAX) == 1
+  line = _one_error_line(capfd)
+  assert 'out of memory (RESOURCE_EXHAUSTED: Out of memory while trying to allocate' in line
+  assert 'Lower num_agents, update_every or the layer sizes' in line

@@ -99,3 +99,57 @@ def test_plot_draws_one_line_per_run(run_dir, tmp_path):
 def test_plot_without_runs_is_one_clear_line(tmp_path, capsys):
   assert plot.main(['--logdir', str(tmp_path), '--out', str(tmp_path / 'x.png')]) == 2
   assert 'No run with a metrics.jsonl' in capsys.readouterr().err
+
+
+def test_a_bad_mujoco_gl_is_one_line_before_anything_renders(run_dir, tmp_path, capsys,
+                                                             monkeypatch):
+  monkeypatch.setenv('MUJOCO_GL', 'bogus')
+  assert visualize.main(['--logdir', str(run_dir), '--outdir', str(tmp_path / 'o')]) == 2
+  err = capsys.readouterr().err.strip()
+  assert err.splitlines() == [
+      "error: MUJOCO_GL='bogus': expected egl (a GPU or Mesa's EGL), osmesa (software) "
+      'or glfw (a display), or unset it.']
+  assert not (tmp_path / 'o').exists()
+
+
+def test_a_renderer_that_cannot_start_gets_the_gl_advice(run_dir, tmp_path, capsys,
+                                                         monkeypatch):
+  from agents.run import build
+  def no_gl(*args, **kwargs):
+    raise AttributeError("'NoneType' object has no attribute 'glGetError'")
+  monkeypatch.setattr(build, 'env_constructor', lambda *a, **k: no_gl)
+  assert visualize.main(['--logdir', str(run_dir), '--outdir', str(tmp_path / 'o')]) == 2
+  err = capsys.readouterr().err.strip()
+  assert len(err.splitlines()) == 1 and 'Rendering failed' in err and 'MUJOCO_GL=egl' in err
+
+
+def test_a_run_of_an_env_that_cannot_be_imported_here_is_a_policy_load_error(
+    run_dir, tmp_path, capsys):
+  import shutil
+  import agents
+  from agents.errors import PolicyLoadError
+  copy = tmp_path / 'moved-pendulum'
+  shutil.copytree(run_dir, copy)
+  config = (copy / 'config.yaml').read_text()
+  (copy / 'config.yaml').write_text(config.replace('env: Pendulum-v1',
+                                                   'env: my_lab_envs:Arm'))
+  with pytest.raises(PolicyLoadError, match="the run's env 'my_lab_envs:Arm' cannot be "
+                                            "built here: .*cannot import the module"):
+    agents.load_policy(str(copy))
+  assert visualize.main(['--logdir', str(copy), '--outdir', str(tmp_path / 'o')]) == 2
+  err = capsys.readouterr().err.strip()
+  assert len(err.splitlines()) == 1 and "cannot import the module 'my_lab_envs'" in err
+
+
+@pytest.mark.parametrize('out, written, code', [
+    ('curves', 'curves.png', 0), ('curves.pdf', 'curves.pdf', 0),
+    ('curves.xyz', None, 2), ('.', None, 2)])
+def test_plot_says_the_file_it_wrote(run_dir, tmp_path, capsys, monkeypatch, out,
+                                     written, code):
+  monkeypatch.chdir(tmp_path)
+  assert plot.main(['--logdir', str(os.path.dirname(run_dir)), '--out', out]) == code
+  captured = capsys.readouterr()
+  if written:
+    assert captured.out.startswith(f'Wrote {written} (') and (tmp_path / written).exists()
+  else:
+    assert len(captured.err.strip().splitlines()) == 1 and 'error: ' in captured.err

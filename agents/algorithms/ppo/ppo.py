@@ -20,6 +20,8 @@ records what went wrong in `failure` (see FAILURES); `diagnose` names it.
 
 from __future__ import annotations
 
+import math
+
 from typing import Any
 
 import flax.linen as nn
@@ -81,7 +83,7 @@ class PPO(Algorithm):
         observ_norm=normalize.init(env_spec.observ_shape),
         reward_norm=normalize.init(()),
         kl_coef=jnp.asarray(self._config.kl_init_coef, jnp.float32),
-        updates=jnp.zeros((), jnp.int32), env_steps=jnp.zeros((), jnp.int32),
+        updates=jnp.zeros((), jnp.int32),
         lr_scale=jnp.ones((), jnp.float32), failure=jnp.zeros((), jnp.int32),
         key=learner_key)
     steps = self._config.update_every
@@ -219,7 +221,6 @@ class PPO(Algorithm):
     trained = learner.replace(
         params=params, opt_state=opt_state, kl_coef=kl_coef,
         updates=learner.updates + 1, key=key,
-        env_steps=learner.env_steps + rollout.reward.size,
         lr_scale=next_lr_scale,
         observ_norm=normalize.update(learner.observ_norm, rollout.observ),
         reward_norm=normalize.update(learner.reward_norm, rollout.reward))
@@ -238,7 +239,10 @@ class PPO(Algorithm):
     """
     if self._config.anneal_steps is None:
       return jnp.ones((), jnp.float32), learner.lr_scale
-    left = jnp.ceil((self._config.anneal_steps - learner.env_steps) / rollout_steps)
+    # Counted in updates (exact in Python, int32 in the program), so that
+    # budgets past 2**31 env-steps neither overflow nor round.
+    total = math.ceil(self._config.anneal_steps / rollout_steps)
+    left = jnp.float32(total) - learner.updates.astype(jnp.float32)
     left = jnp.maximum(left, 1.0)
     return learner.lr_scale, learner.lr_scale * (left - 1.0) / left
 

@@ -29,8 +29,7 @@ class Learner:
   observ_norm: normalize.NormalizerState
   reward_norm: normalize.NormalizerState
   kl_coef: jax.Array
-  updates: jax.Array
-  env_steps: jax.Array      # Env-steps trained on, all updates.
+  updates: jax.Array        # Updates applied; x the rollout size = env-steps trained.
   lr_scale: jax.Array       # The learning rate is learning_rate x lr_scale.
   failure: jax.Array        # Bits of FAILURES; 0 while everything is finite.
   key: jax.Array

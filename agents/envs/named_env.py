@@ -1,0 +1,129 @@
+"""One host env from the name a config gives (`env=`).
+
+Three forms:
+  'Pendulum-v1'         a registered Gymnasium id (`gymnasium.make`);
+  'module:EnvId-v0'     import `module` (which registers it), then make the id,
+                        as `gymnasium.make` itself accepts;
+  'module:Name'         import `module` and call `Name` (an env class or a
+                        function that returns an env), for envs never registered.
+
+Constructors that take no `render_mode` work: it is passed only where the
+constructor accepts it (asked for rendering without it, the env is built as it
+is and its own `render()` is used, with a warning).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+from typing import Any, Callable
+
+import gymnasium as gym
+
+from agents.envs import contract
+from agents.errors import ConfigError
+
+LOG = logging.getLogger(__name__)
+
+
+def make(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.Env:
+  """The env `env_id` names (see the module docstring); ConfigError if none,
+  EnvRaisedError (with its traceback) when the env's constructor raises."""
+  return contract.call(_make, 'its constructor', f"the env '{env_id}'", env_id,
+                       render_mode, **kwargs)
+
+
+def _make(env_id: str, render_mode: str | None, **kwargs: Any) -> gym.Env:
+  constructor = _constructor(env_id)
+  if constructor is not None:
+    return _call(constructor, env_id, render_mode)
+  if render_mode is not None:
+    kwargs['render_mode'] = render_mode
+  try:
+    return gym.make(env_id, **kwargs)
+  except gym.error.Error as error:
+    raise ConfigError(f"Cannot make the Gymnasium env '{env_id}': {error}") from error
+  except TypeError as error:
+    if 'render_mode' not in str(error) or render_mode is None:
+      raise ConfigError(f"Cannot make the Gymnasium env '{env_id}': "
+                        f'{type(error).__name__}: {error}') from error
+    _warn_no_render_mode(env_id)
+    kwargs.pop('render_mode')
+    return gym.make(env_id, **kwargs)
+
+
+def entry_point(env_id: str) -> str:
+  """What builds `env_id`, as text (for e.g. telling MuJoCo tasks apart)."""
+  if _constructor(env_id) is not None:
+    return env_id
+  try:
+    return str(gym.spec(env_id.split(':')[-1]).entry_point)
+  except gym.error.Error:
+    return ''
+
+
+def max_episode_steps(env: Any) -> int | None:
+  """The time limit that an env (or its registration) declares, if any."""
+  spec = getattr(env, 'spec', None)
+  steps = getattr(spec, 'max_episode_steps', None)
+  return int(steps) if steps else None
+
+
+def _constructor(env_id: str) -> Callable[..., Any] | None:
+  """For 'module:Name' where Name is no registered id: the callable it names."""
+  if ':' not in env_id:
+    return None
+  module_name, name = env_id.split(':', 1)
+  try:
+    module = importlib.import_module(module_name)
+  except ImportError as error:
+    raise ConfigError(
+        f"env={env_id}: cannot import the module '{module_name}' ({type(error).__name__}: "
+        f'{error}); install it, or add its folder to PYTHONPATH.') from None
+  if name in gym.registry:
+    return None
+  found = getattr(module, name, None)
+  if found is None:
+    if '-v' in name:   # Looks like an id: let gym.make say what it knows.
+      return None
+    raise ConfigError(
+        f"env={env_id}: the module '{module_name}' has no env class or function "
+        f"'{name}' and registers no Gymnasium id '{name}'.")
+  if not callable(found):
+    raise ConfigError(f"env={env_id}: '{name}' in '{module_name}' is a "
+                      f'{type(found).__name__}, not an env class or function.')
+  return found
+
+
+def _call(constructor: Callable[..., Any], env_id: str, render_mode: str | None) -> Any:
+  takes_render_mode = _accepts(constructor, 'render_mode')
+  if render_mode is not None and not takes_render_mode:
+    _warn_no_render_mode(env_id)
+  try:
+    if takes_render_mode:
+      return constructor(render_mode=render_mode)
+    return constructor()
+  except TypeError as error:
+    raise ConfigError(
+        f'env={env_id}: calling it with no arguments failed ({error}); give the '
+        'constructor defaults, or name a function that builds the env.') from error
+
+
+def _accepts(constructor: Callable[..., Any], parameter: str) -> bool:
+  try:
+    parameters = inspect.signature(constructor).parameters
+  except (TypeError, ValueError):   # Builtins without a signature.
+    return False
+  return parameter in parameters or any(
+      p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+
+
+_warned: set[str] = set()
+
+
+def _warn_no_render_mode(env_id: str) -> None:
+  if env_id not in _warned:
+    _warned.add(env_id)
+    LOG.warning("'%s' takes no render_mode; it is built without one and its own "
+                'render() is used for frames.', env_id)

@@ -1,0 +1,136 @@
+"""A user's own env: `env=module:Name` works for classes and functions without
+render_mode; one that breaks Gymnasium's API is named in one line at start-up,
+or with its index when a batch member breaks it later; a slow env's long calls
+neither freeze the progress bar nor hold up a stop."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from agents.scripts import train
+
+TINY = ['--set', 'num_agents=4', '--set', 'update_every=16',
+        '--set', 'num_minibatches=2', '--set', 'update_epochs=1',
+        '--set', 'policy_layers=[16]', '--set', 'value_layers=[16]',
+        '--set', 'eval_agents=2', '--set', 'eval_every=128', '--set', 'steps=128',
+        '--set', 'report_every=64', '--set', 'checkpoint_every=64', '--quiet']
+
+
+def _main(tmp_path, env, *args):
+  return train.main(['--logdir', str(tmp_path), '--config', 'cartpole',
+                     '--timestamp', 'run', '--set', f'env=tests.user_envs:{env}',
+                     *TINY, *args])
+
+
+def _error_line(capfd):
+  err = capfd.readouterr().err
+  lines = [line for line in err.splitlines() if line.startswith('error:')]
+  assert len(lines) == 1, err
+  return lines[0], err
+
+
+@pytest.mark.parametrize('env', ['Chain', 'make_chain', 'ChainNoRenderMode-v0'])
+def test_classes_functions_and_ids_without_render_mode_train(tmp_path, capfd, env):
+  assert _main(tmp_path, env) == 0, capfd.readouterr().err
+  with open(tmp_path / 'run-cartpole' / 'metrics.jsonl') as stream:
+    evals = [json.loads(line) for line in stream if '"eval"' in line]
+  assert evals and evals[-1]['mean_length'] == 10.0
+
+
+@pytest.mark.parametrize('env, message', [
+    ('WrongShape', "the env 'tests.user_envs:WrongShape' returned an observation of "
+                   'shape (4,) (float32) from reset, but its observation_space is '
+                   'Box(-1.0, 1.0, (3,), float32)'),
+    ('ArrayReward', 'returned a reward of an array of shape (1,) (float64) from step; '
+                    'Gymnasium expects one number per step'),
+    ('OldStepApi', 'returned 4 values from step, the old Gym API (observation, reward, '
+                   'done, info); Gymnasium expects 5'),
+    ('OldResetApi', 'from reset; Gymnasium (>= 0.26) expects reset(seed=None, '
+                    'options=None) -> (observation, info: dict)'),
+    ('NoSpaces', 'has no observation_space (found NoneType)'),
+])
+def test_an_env_that_breaks_the_api_is_named_at_start_up(tmp_path, capfd, env, message):
+  assert _main(tmp_path, env) == 1
+  line, err = _error_line(capfd)
+  assert 'the environments could not start' in line and message in line, line
+  assert 'Traceback' not in err
+
+
+@pytest.mark.parametrize('env, where', [
+    ('ResetRaises', 'raised in reset: ValueError: deliberate failure inside reset'),
+    ('ConstructorRaises', 'raised in its constructor: RuntimeError: deliberate failure'),
+])
+def test_an_env_that_raises_gives_its_own_traceback(tmp_path, capfd, env, where):
+  assert _main(tmp_path, env) == 1
+  line, err = _error_line(capfd)
+  assert where in line
+  # The env's own frames follow the line, and none of the package's.
+  assert 'user_envs.py' in err and 'agents/' not in err.split('Traceback from the env')[1]
+
+
+@pytest.mark.parametrize('processes', [False, True])
+def test_a_shape_change_mid_episode_names_the_env(tmp_path, capfd, processes):
+  args = ['--set', 'env_processes=true'] if processes else []
+  assert _main(tmp_path, 'ShapeChange', *args) == 1
+  line, _ = _error_line(capfd)
+  assert 'an environment failed at step 0' in line
+  assert re.search(r'env [0-3] returned an observation of shape \(4,\)', line), line
+  assert 'No checkpoint had been written yet' in line or processes
+
+
+@pytest.mark.parametrize('env, message, code', [
+    ('MultiBinaryActions', 'Unsupported action space MultiBinary(3) (MultiBinary)', 2),
+    ('NOT_AN_ENV', "'NOT_AN_ENV' in 'tests.user_envs' is a int, not an env class", 2),
+    ('Missing', "the module 'tests.user_envs' has no env class or function 'Missing'", 2),
+])
+def test_names_and_spaces_that_cannot_train_are_one_line(tmp_path, capfd, env, message,
+                                                         code):
+  assert _main(tmp_path, env) == code
+  line, err = _error_line(capfd)
+  assert message in line and 'Discrete' not in line.split('Unsupported')[-1][:40]
+  assert 'Traceback' not in err
+
+
+def test_a_module_that_cannot_be_imported_is_named(tmp_path, capfd):
+  assert train.main(['--logdir', str(tmp_path), '--config', 'cartpole',
+                     '--set', 'env=no_such_module_here:Env', *TINY]) == 2
+  line, _ = _error_line(capfd)
+  assert "cannot import the module 'no_such_module_here'" in line and 'PYTHONPATH' in line
+
+
+@pytest.mark.timeout(240)
+def test_a_slow_env_moves_the_bar_and_stops_within_seconds(tmp_path):
+  mark = tmp_path / 'training-began'
+  # One rollout is 4 x 2048 steps of 20 ms: 160 s in one compiled call.
+  command = [sys.executable, '-m', 'agents.scripts.train', '--logdir', str(tmp_path),
+             '--config', 'cartpole', '--timestamp', 'run',
+             '--set', 'env=tests.user_envs:Slow', '--set', 'num_agents=4',
+             '--set', 'update_every=2048', '--set', 'steps=1e6']
+  process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=dict(os.environ, AGENTS_TEST_MARK=str(mark)))
+  try:
+    deadline = time.time() + 120
+    while not mark.exists() and time.time() < deadline and process.poll() is None:
+      time.sleep(0.2)
+    assert mark.exists(), 'training did not begin'
+    time.sleep(3.0)   # Well inside the first call.
+    process.send_signal(signal.SIGINT)
+    sent = time.time()
+    out, err = process.communicate(timeout=60)
+    waited = time.time() - sent
+  finally:
+    if process.poll() is None:
+      process.kill()
+      process.communicate()
+  assert process.returncode == 130, err
+  assert waited < 30, f'the stop took {waited:.0f} s'   # Not the 160 s call.
+  assert 'Stopped by SIGINT before training began; nothing to save' in err
+  assert 'Traceback' not in err
+  counts = [int(n) for n in re.findall(r'\| *(\d+)/1000000 ', err.split('SIGINT')[0])]
+  assert counts and max(counts) > 0, err   # The bar moved inside the call.

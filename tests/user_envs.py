@@ -1,0 +1,108 @@
+"""Envs as users write them, right and wrong, for `--set env=tests.user_envs:Name`."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import time
+
+import gymnasium as gym
+import numpy as np
+
+
+class Chain(gym.Env):
+  """Ten steps; reward 1 for action 1. A constructor without render_mode and no
+  registration, as many users' first env is."""
+  observation_space = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
+  action_space = gym.spaces.Discrete(2)
+
+  def __init__(self) -> None:
+    self.steps = 0
+
+  def observe(self) -> np.ndarray:
+    return np.full(3, self.steps / 10, np.float32)
+
+  def reset(self, *, seed=None, options=None):
+    super().reset(seed=seed)
+    self.steps = 0
+    return self.observe(), {}
+
+  def step(self, action):
+    self.steps += 1
+    return self.observe(), float(np.sum(action)), False, self.steps >= 10, {}
+
+
+def make_chain() -> Chain:
+  """A function that returns an env works as a class does."""
+  return Chain()
+
+
+class WrongShape(Chain):
+  def observe(self):
+    return np.zeros(4, np.float32)
+
+
+class ShapeChange(Chain):
+  """Right for four steps, then one element longer."""
+
+  def observe(self):
+    return np.zeros(3 if self.steps < 5 else 4, np.float32)
+
+
+class ArrayReward(Chain):
+  def step(self, action):
+    observ, reward, terminated, truncated, info = super().step(action)
+    return observ, np.array([reward]), terminated, truncated, info
+
+
+class OldStepApi(Chain):
+  """Gym < 0.26: step returns (observation, reward, done, info)."""
+
+  def step(self, action):
+    observ, reward, terminated, truncated, info = super().step(action)
+    return observ, reward, terminated or truncated, info
+
+
+class OldResetApi(Chain):
+  def reset(self, *, seed=None, options=None):
+    return super().reset(seed=seed)[0]
+
+
+class ResetRaises(Chain):
+  def reset(self, *, seed=None, options=None):
+    raise ValueError('deliberate failure inside reset')
+
+
+class ConstructorRaises(Chain):
+  def __init__(self) -> None:
+    raise RuntimeError('deliberate failure inside __init__')
+
+
+class NoSpaces:
+  def reset(self, *, seed=None, options=None):
+    return np.zeros(3), {}
+
+
+class MultiBinaryActions(Chain):
+  action_space = gym.spaces.MultiBinary(3)
+
+
+class Slow(Chain):
+  """20 ms a step: a rollout of a few thousand steps is one long compiled call.
+  After 20 steps of its life it touches $AGENTS_TEST_MARK (training has begun)."""
+
+  def __init__(self) -> None:
+    super().__init__()
+    self.life = 0
+
+  def step(self, action):
+    time.sleep(0.02)
+    self.life += 1
+    if self.life == 20 and os.environ.get('AGENTS_TEST_MARK'):
+      pathlib.Path(os.environ['AGENTS_TEST_MARK']).touch()
+    return super().step(action)
+
+
+NOT_AN_ENV = 3
+
+gym.register('ChainNoRenderMode-v0', entry_point=Chain, max_episode_steps=10)
