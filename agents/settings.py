@@ -5,6 +5,8 @@
     AGENTS_JAX_CACHE           directory of JAX's persistent compilation cache
                                ('' turns it off; default ~/.cache/agents/jax)
     AGENTS_JAX_CACHE_MIN_SECS  shortest compile worth caching, in seconds (0.5)
+    RAY_AUTH_MODE              Ray's own; read to warn when a local Ray instance
+                               starts without token authentication
     MUJOCO_GL                  MuJoCo's renderer: egl | osmesa | glfw | glx | disable
                                (visualize sets egl unless it is set)
 
@@ -59,6 +61,11 @@ def mujoco_gl() -> str:
     raise UsageError(f"MUJOCO_GL='{value}': expected egl (a GPU or Mesa's EGL), "
                      'osmesa (software) or glfw (a display), or unset it.')
   return value
+
+
+def ray_auth_mode() -> str:
+  """Ray's RAY_AUTH_MODE ('' when unset: Ray's default, token)."""
+  return os.environ.get('RAY_AUTH_MODE', '').strip().lower()
 
 
 def check() -> None:

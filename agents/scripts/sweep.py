@@ -31,6 +31,7 @@ import sys
 import time
 from typing import Any, Sequence
 
+from agents import settings
 from agents.errors import EXIT_FAILURE, EXIT_OK, AgentsError, Interrupted, UsageError
 from agents.run import config_checks, logs
 from agents.run.launch import read_saved_config
@@ -202,7 +203,7 @@ def start_ray(address: str | None) -> Any:
     except AgentsError as error:   # Unreachable, not Ray, or a bad token.
       raise SweepError(str(error)) from None
     return ray
-  mode = os.environ.get('RAY_AUTH_MODE', '')
+  mode = settings.ray_auth_mode()
   if mode and mode != 'token':   # Ray's default for a local instance is token.
     print(f'warning: RAY_AUTH_MODE={mode}: the local Ray instance starts without '
           'token authentication, and its services listen on all interfaces.',
@@ -238,6 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
   logs.to_console()
   with StopSignals() as stop:   # SIGINT and SIGTERM, from the start on.
     try:
+      settings.check()
       timestamp = check_name(args.timestamp) if args.timestamp else new_timestamp()
       points = grid(args.config, args.sets)
       if not args.cpus_per_run > 0:

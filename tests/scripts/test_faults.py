@@ -257,3 +257,19 @@ def test_a_program_that_does_not_fit_in_memory_is_one_line(tmp_path, capfd, monk
   line = _one_error_line(capfd)
   assert 'out of memory (RESOURCE_EXHAUSTED: Out of memory while trying to allocate' in line
   assert 'Lower num_agents, update_every or the layer sizes' in line
+
+
+@pytest.mark.parametrize('variable, value, message', [
+    ('AGENTS_HOST_CALL', 'bogus', "AGENTS_HOST_CALL='bogus': expected one of ffi, io_callback"),
+    ('AGENTS_JAX_CACHE_MIN_SECS', 'abc', "AGENTS_JAX_CACHE_MIN_SECS='abc': expected a number"),
+    ('MUJOCO_GL', 'bogus', "MUJOCO_GL='bogus': expected egl"),
+])
+def test_a_bad_environment_variable_is_one_line_before_anything_is_written(
+    tmp_path, capfd, monkeypatch, variable, value, message):
+  from agents.scripts import sweep
+  monkeypatch.setenv(variable, value)
+  assert _main(tmp_path, *GYMNAX) == 2
+  assert message in _one_error_line(capfd)
+  assert sweep.main(['--logdir', str(tmp_path), '--config', 'pendulum_jax']) == 2
+  assert message in _one_error_line(capfd)
+  assert not os.listdir(tmp_path)
