@@ -63,6 +63,9 @@ def use_cpu_devices(count: int) -> int:
   return len(jax.devices('cpu'))
 
 
+_LONG_COMPILED_CALL = 2**21   # Env-steps: about 10-30 s a call on a 2-core CPU.
+
+
 def make_loop(config: AttrDict, key: jax.Array, catalog: Catalog,
               callbacks: dict) -> tuple[Loop, Any, list[Any]]:
   """The Loop of a config (train and eval phases), its algorithm and envs."""
@@ -75,6 +78,11 @@ def make_loop(config: AttrDict, key: jax.Array, catalog: Catalog,
   except BaseException:
     close_all(envs)
     raise
+  rollout = config.num_agents * config.update_every
+  if config.env_backend == 'gymnax' and rollout > _LONG_COMPILED_CALL:
+    LOG.warning('One compiled call runs a rollout of %s env-steps and its update; a stop '
+                'waits for the call to end (compiled code cannot be cut). Fewer '
+                'num_agents or update_every make calls shorter.', f'{rollout:,}')
   episode = build.episode_limit(config, evaluation)
   eval_steps = config.eval_steps or episode * evaluation.num_agents
   phases = [
