@@ -83,8 +83,8 @@ class NoSpaces:
     return np.zeros(3), {}
 
 
-class MultiBinaryActions(Chain):
-  action_space = gym.spaces.MultiBinary(3)
+class TupleActions(Chain):
+  action_space = gym.spaces.Tuple((gym.spaces.Discrete(2), gym.spaces.Discrete(3)))
 
 
 class Slow(Chain):
@@ -106,3 +106,55 @@ class Slow(Chain):
 NOT_AN_ENV = 3
 
 gym.register('ChainNoRenderMode-v0', entry_point=Chain, max_episode_steps=10)
+
+
+class CopyTargets(gym.Env):
+  """MultiDiscrete([3, 4]): copy two targets shown one-hot; 1 per step when both
+  match, 0.5 for one. Ten steps: a random policy scores ~2.9, the best 10."""
+  observation_space = gym.spaces.Box(0.0, 1.0, (7,), np.float32)
+  action_space = gym.spaces.MultiDiscrete([3, 4])
+
+  def __init__(self) -> None:
+    self.steps, self.targets = 0, np.zeros(2, np.int64)
+
+  def observe(self) -> np.ndarray:
+    observ = np.zeros(7, np.float32)
+    observ[self.targets[0]] = observ[3 + self.targets[1]] = 1.0
+    return observ
+
+  def draw(self) -> None:
+    self.targets = np.array([self.np_random.integers(3), self.np_random.integers(4)])
+
+  def reset(self, *, seed=None, options=None):
+    super().reset(seed=seed)
+    self.steps = 0
+    self.draw()
+    return self.observe(), {}
+
+  def step(self, action):
+    reward = float(np.mean(np.asarray(action) == self.targets))
+    self.steps += 1
+    self.draw()
+    return self.observe(), reward, False, self.steps >= 10, {}
+
+
+class CopyBits(gym.Env):
+  """MultiBinary(3): copy three bits; the share matched per step. Ten steps:
+  a random policy scores ~5, the best 10."""
+  observation_space = gym.spaces.Box(0.0, 1.0, (3,), np.float32)
+  action_space = gym.spaces.MultiBinary(3)
+
+  def __init__(self) -> None:
+    self.steps, self.bits = 0, np.zeros(3, np.int64)
+
+  def reset(self, *, seed=None, options=None):
+    super().reset(seed=seed)
+    self.steps = 0
+    self.bits = self.np_random.integers(2, size=3)
+    return self.bits.astype(np.float32), {}
+
+  def step(self, action):
+    reward = float(np.mean(np.asarray(action) == self.bits))
+    self.steps += 1
+    self.bits = self.np_random.integers(2, size=3)
+    return self.bits.astype(np.float32), reward, False, self.steps >= 10, {}

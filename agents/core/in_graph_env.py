@@ -52,10 +52,32 @@ class EnvSpec:
   num_actions: int | None = None          # Discrete action spaces only.
   action_low: tuple[float, ...] | None = None
   action_high: tuple[float, ...] | None = None
+  action_nvec: tuple[int, ...] | None = None   # MultiDiscrete: categories per dimension.
+  binary: bool = False                         # MultiBinary: action_shape bits.
+
+  @property
+  def kind(self) -> str:
+    """'box', 'discrete', 'multi_discrete' or 'multi_binary'."""
+    if self.num_actions is not None:
+      return 'discrete'
+    if self.action_nvec is not None:
+      return 'multi_discrete'
+    return 'multi_binary' if self.binary else 'box'
 
   @property
   def discrete(self) -> bool:
-    return self.num_actions is not None
+    """Integer actions (Discrete, MultiDiscrete, MultiBinary)."""
+    return self.kind != 'box'
+
+  def describe(self) -> str:
+    """The action space as Gymnasium writes it, e.g. MultiDiscrete([3 4])."""
+    if self.kind == 'discrete':
+      return f'Discrete({self.num_actions})'
+    if self.kind == 'multi_discrete':
+      return f"MultiDiscrete([{' '.join(map(str, self.action_nvec))}])"
+    if self.kind == 'multi_binary':
+      return f'MultiBinary({int(np.prod(self.action_shape))})'
+    return f'Box{self.action_shape}'
 
   @property
   def action_dtype(self) -> Any:
@@ -63,14 +85,30 @@ class EnvSpec:
 
   @classmethod
   def from_spaces(cls, observation_space: Any, action_space: Any) -> 'EnvSpec':
-    """From Gymnasium or gymnax spaces (Box and Discrete)."""
+    """From Gymnasium or gymnax spaces (see `action_fields`)."""
     observ_shape = tuple(int(d) for d in observation_space.shape)
     return cls(observ_shape, **action_fields(action_space))
 
 
 def action_fields(action_space: Any) -> dict[str, Any]:
-  """EnvSpec's action fields of a Box or Discrete space; UnsupportedActionSpace
-  naming any other (MultiBinary has an `n` too, but is no Discrete)."""
+  """EnvSpec's action fields of a Box, Discrete, MultiDiscrete or MultiBinary
+  space; UnsupportedActionSpace naming any other."""
+  nvec = getattr(action_space, 'nvec', None)
+  if nvec is not None:   # MultiDiscrete
+    nvec = np.asarray(nvec)
+    if nvec.ndim != 1 or np.any(np.asarray(getattr(action_space, 'start', 0)) != 0):
+      raise UnsupportedActionSpace(
+          f'Unsupported action space {action_space}: MultiDiscrete actions need one '
+          'dimension of categories that start at 0 (flatten or shift them in a '
+          'gymnasium.ActionWrapper).')
+    return dict(action_shape=(len(nvec),), action_nvec=tuple(int(n) for n in nvec))
+  if type(action_space).__name__ == 'MultiBinary':
+    shape = tuple(int(d) for d in action_space.shape)
+    if len(shape) != 1:
+      raise UnsupportedActionSpace(
+          f'Unsupported action space {action_space}: MultiBinary actions need one '
+          'dimension of bits (flatten them in a gymnasium.ActionWrapper).')
+    return dict(action_shape=shape, binary=True)
   num = getattr(action_space, 'num_categories', getattr(action_space, 'n', None))
   scalar = tuple(getattr(action_space, 'shape', None) or ()) == ()
   if num is not None and scalar and not hasattr(action_space, 'nvec'):
@@ -82,7 +120,7 @@ def action_fields(action_space: Any) -> dict[str, Any]:
   if not hasattr(action_space, 'low'):
     raise UnsupportedActionSpace(
         f'Unsupported action space {action_space} ({type(action_space).__name__}): '
-        'the policies here act in Box (continuous) and Discrete spaces.')
+        'the policies here act in Box, Discrete, MultiDiscrete and MultiBinary spaces.')
   shape = tuple(int(d) for d in action_space.shape)
   low = np.broadcast_to(np.asarray(action_space.low, np.float64), shape)
   high = np.broadcast_to(np.asarray(action_space.high, np.float64), shape)

@@ -1,4 +1,5 @@
-"""Action distributions as small pytrees: diagonal Gaussian and categorical."""
+"""Action distributions as small pytrees: diagonal Gaussian (Box), categorical
+(Discrete), independent categoricals (MultiDiscrete) and Bernoullis (MultiBinary)."""
 
 from __future__ import annotations
 
@@ -60,3 +61,68 @@ class Categorical:
     log_p = jax.nn.log_softmax(self.logits)
     log_q = jax.nn.log_softmax(other.logits)
     return (jnp.exp(log_p) * (log_p - log_q)).sum(-1)
+
+
+# Padding of a MultiCategorical's shorter dimensions (and, later, masked
+# actions): finite, so that 0 * log(p) stays 0 where NaN would follow -inf.
+EXCLUDED_LOGIT = -1e9
+
+
+@flax.struct.dataclass
+class MultiCategorical:
+  """Independent categoricals, one per action dimension (MultiDiscrete).
+
+  logits: [..., dims, max_categories]; a dimension with fewer categories has
+  its extra logits at EXCLUDED_LOGIT, so they are never sampled. Log-prob,
+  entropy and KL are summed over the dimensions.
+  """
+  logits: jax.Array
+
+  def sample(self, key: jax.Array) -> jax.Array:
+    return jax.random.categorical(key, self.logits).astype(jnp.int32)
+
+  def mode(self) -> jax.Array:
+    return jnp.argmax(self.logits, -1).astype(jnp.int32)
+
+  def log_prob(self, action: jax.Array) -> jax.Array:
+    log_probs = jax.nn.log_softmax(self.logits)
+    chosen = jnp.take_along_axis(log_probs, action[..., None].astype(jnp.int32), -1)
+    return chosen[..., 0].sum(-1)
+
+  def entropy(self) -> jax.Array:
+    log_probs = jax.nn.log_softmax(self.logits)
+    return -(jnp.exp(log_probs) * log_probs).sum((-2, -1))
+
+  def kl(self, other: 'MultiCategorical') -> jax.Array:
+    log_p = jax.nn.log_softmax(self.logits)
+    log_q = jax.nn.log_softmax(other.logits)
+    return (jnp.exp(log_p) * (log_p - log_q)).sum((-2, -1))
+
+
+@flax.struct.dataclass
+class Bernoulli:
+  """Independent bits (MultiBinary). logits: [..., bits]; summed over bits."""
+  logits: jax.Array
+
+  def sample(self, key: jax.Array) -> jax.Array:
+    return (jax.random.uniform(key, self.logits.shape) < jax.nn.sigmoid(self.logits)
+            ).astype(jnp.int32)
+
+  def mode(self) -> jax.Array:
+    return (self.logits > 0).astype(jnp.int32)
+
+  def log_prob(self, action: jax.Array) -> jax.Array:
+    action = action.astype(self.logits.dtype)
+    return (action * jax.nn.log_sigmoid(self.logits) +
+            (1 - action) * jax.nn.log_sigmoid(-self.logits)).sum(-1)
+
+  def entropy(self) -> jax.Array:
+    p = jax.nn.sigmoid(self.logits)
+    return -(p * jax.nn.log_sigmoid(self.logits) +
+             (1 - p) * jax.nn.log_sigmoid(-self.logits)).sum(-1)
+
+  def kl(self, other: 'Bernoulli') -> jax.Array:
+    p = jax.nn.sigmoid(self.logits)
+    return (p * (jax.nn.log_sigmoid(self.logits) - jax.nn.log_sigmoid(other.logits)) +
+            (1 - p) * (jax.nn.log_sigmoid(-self.logits) -
+                       jax.nn.log_sigmoid(-other.logits))).sum(-1)

@@ -42,7 +42,7 @@ def default() -> AttrDict:
       log_every=16_384,            # Training steps between metric writes.
       checkpoint_every=32_768,     # Training steps between checkpoints.
       # Network.
-      network='feed_forward_gaussian',  # See scripts/networks.py NETWORKS.
+      network='feed_forward',      # Head from the action space; see scripts/networks.py.
       policy_layers=[64, 64],      # Hidden layer sizes of the policy (tanh).
       value_layers=[64, 64],       # Hidden layer sizes of the separate value network.
       init_std=1.0,                # Initial std of the Gaussian policy (actions in [-1, 1]).
@@ -113,7 +113,7 @@ def pendulum_kl() -> AttrDict:
 
 def pendulum_recurrent() -> AttrDict:
   """Pendulum-v1 with a GRU policy (chunks of 32 steps): eval -196 (median of 3), 131k steps."""
-  return _variant(pendulum(), network='recurrent_gaussian', policy_layers=[64])
+  return _variant(pendulum(), network='recurrent', policy_layers=[64])
 
 
 def pendulum_partial() -> AttrDict:
@@ -127,13 +127,12 @@ def pendulum_partial() -> AttrDict:
 
 def pendulum_partial_recurrent() -> AttrDict:
   """Pendulum-v1 without its angular velocity, GRU policy: eval -308 (median of 3), 262k steps."""
-  return _variant(pendulum_partial(), network='recurrent_gaussian', policy_layers=[64])
+  return _variant(pendulum_partial(), network='recurrent', policy_layers=[64])
 
 
 def cartpole() -> AttrDict:
   """CartPole-v1 (Gymnasium) with a categorical policy; reaches 500 in ~1 min."""
   return _variant(default(), env='CartPole-v1',
-                  network='feed_forward_categorical',
                   num_agents=16,
                   steps=100_000,
                   eval_every=20_000,

@@ -6,10 +6,16 @@ batch], state)`. `first` marks the first step of an episode: recurrent
 networks reset their state there; feed-forward networks ignore both. The
 value network is separate from the policy (no shared layers). Parameters
 of the value network live under names starting with `value`.
+
+`feed_forward` and `recurrent` take the policy's head from the action space
+(`ActionHead`: Gaussian for Box, categorical for Discrete, one categorical per
+dimension for MultiDiscrete, one Bernoulli per bit for MultiBinary); the
+older names ask for one kind of space.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable, Sequence
 
 import flax.linen as nn
@@ -17,7 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from agents.parts.distributions import Categorical, DiagGaussian
+from agents.parts.distributions import (EXCLUDED_LOGIT, Bernoulli, Categorical,
+                                       DiagGaussian, MultiCategorical)
 from agents.errors import UnsupportedActionSpace
 
 
@@ -124,26 +131,117 @@ class RecurrentGaussian(nn.Module):
     return _diag_gaussian(self, mean, self.init_std), value, state
 
 
+@dataclasses.dataclass(frozen=True)
+class ActionHead:
+  """How a policy's last layer becomes a distribution, by action space.
+
+  discrete: logits of a Categorical; multi_discrete: one categorical per
+  dimension (a [dims, max(nvec)] block, the extra logits excluded);
+  multi_binary: one Bernoulli logit per bit.
+  """
+  kind: str
+  nvec: tuple[int, ...]
+
+  @classmethod
+  def of(cls, spec: Any) -> 'ActionHead':
+    if spec.kind == 'discrete':
+      return cls('discrete', (spec.num_actions,))
+    if spec.kind == 'multi_discrete':
+      return cls('multi_discrete', tuple(spec.action_nvec))
+    return cls('multi_binary', (2,) * int(np.prod(spec.action_shape)))
+
+  @property
+  def size(self) -> int:
+    if self.kind == 'multi_discrete':
+      return len(self.nvec) * max(self.nvec)
+    return self.nvec[0] if self.kind == 'discrete' else len(self.nvec)
+
+  def distribution(self, out: jax.Array) -> Any:
+    if self.kind == 'discrete':
+      return Categorical(out)
+    if self.kind == 'multi_binary':
+      return Bernoulli(out)
+    width = max(self.nvec)
+    logits = out.reshape(out.shape[:-1] + (len(self.nvec), width))
+    valid = np.arange(width)[None, :] < np.asarray(self.nvec)[:, None]
+    return MultiCategorical(jnp.where(valid, logits, EXCLUDED_LOGIT))
+
+
+class FeedForwardPolicy(nn.Module):
+  """A policy MLP with the head of its action space, and a separate value MLP."""
+  head: ActionHead
+  policy_layers: Sequence[int] = (64, 64)
+  value_layers: Sequence[int] = (64, 64)
+  recurrent = False
+  state_size = 1
+
+  @nn.compact
+  def __call__(self, observ: jax.Array, first: jax.Array, state: jax.Array
+               ) -> tuple[Any, jax.Array, jax.Array]:
+    out = MLP(self.policy_layers, self.head.size, 0.01, name='policy')(observ)
+    value = ValueHead(self.value_layers, name='value')(observ)
+    return self.head.distribution(out), value, state
+
+
+class RecurrentPolicy(nn.Module):
+  """A GRU policy (trained on chunks of episodes) with the head of its action
+  space, and a separate value MLP."""
+  head: ActionHead
+  policy_layers: Sequence[int] = (64,)
+  state_size: int = 64
+  value_layers: Sequence[int] = (64, 64)
+  recurrent = True
+
+  @nn.compact
+  def __call__(self, observ: jax.Array, first: jax.Array, state: jax.Array
+               ) -> tuple[Any, jax.Array, jax.Array]:
+    hidden = MLP(self.policy_layers, name='policy_input')(observ)
+    scan = nn.scan(_ResettingGRU, variable_broadcast='params',
+                   split_rngs={'params': False}, in_axes=0, out_axes=0)
+    state, hidden = scan(self.state_size, name='policy_gru')(state, (hidden, first))
+    out = nn.Dense(self.head.size, kernel_init=_orthogonal(0.01), name='policy_out')(hidden)
+    value = ValueHead(self.value_layers, name='value')(observ)
+    return self.head.distribution(out), value, state
+
+
+def feed_forward(spec: Any, config: Any) -> nn.Module:
+  """The head from the action space: Gaussian, categorical, independent
+  categoricals or Bernoullis."""
+  if spec.kind == 'box':
+    return feed_forward_gaussian(spec, config)
+  if spec.kind == 'discrete':   # The module of the earlier name: its checkpoints load.
+    return FeedForwardCategorical(
+        num_actions=spec.num_actions, policy_layers=tuple(config.policy_layers),
+        value_layers=tuple(config.value_layers))
+  return FeedForwardPolicy(ActionHead.of(spec), tuple(config.policy_layers),
+                           tuple(config.value_layers))
+
+
+def recurrent(spec: Any, config: Any) -> nn.Module:
+  """A GRU policy with the head from the action space."""
+  if spec.kind == 'box':
+    return recurrent_gaussian(spec, config)
+  return RecurrentPolicy(ActionHead.of(spec), tuple(config.policy_layers),
+                         config.state_size, tuple(config.value_layers))
+
+
 def feed_forward_gaussian(spec: Any, config: Any) -> FeedForwardGaussian:
   _require(not spec.discrete, 'feed_forward_gaussian', 'continuous (Box)', spec,
-           'feed_forward_categorical')
+           'feed_forward')
   return FeedForwardGaussian(
       action_size=int(np.prod(spec.action_shape)),
       policy_layers=tuple(config.policy_layers),
       value_layers=tuple(config.value_layers), init_std=config.init_std)
 
 
-def feed_forward_categorical(spec: Any, config: Any) -> FeedForwardCategorical:
-  _require(spec.discrete, 'feed_forward_categorical', 'Discrete', spec,
-           'feed_forward_gaussian')
-  return FeedForwardCategorical(
-      num_actions=spec.num_actions, policy_layers=tuple(config.policy_layers),
-      value_layers=tuple(config.value_layers))
+def feed_forward_categorical(spec: Any, config: Any) -> nn.Module:
+  _require(spec.discrete, 'feed_forward_categorical',
+           'Discrete, MultiDiscrete or MultiBinary', spec, 'feed_forward')
+  return feed_forward(spec, config)
 
 
 def recurrent_gaussian(spec: Any, config: Any) -> RecurrentGaussian:
-  _require(not spec.discrete, 'recurrent_gaussian', 'continuous (Box)', spec,
-           'feed_forward_categorical')
+  _require(not spec.discrete, 'recurrent_gaussian', 'continuous (Box)', spec, 'recurrent')
   return RecurrentGaussian(
       action_size=int(np.prod(spec.action_shape)),
       policy_layers=tuple(config.policy_layers),
@@ -152,6 +250,8 @@ def recurrent_gaussian(spec: Any, config: Any) -> RecurrentGaussian:
 
 
 NETWORKS = {
+    'feed_forward': feed_forward,
+    'recurrent': recurrent,
     'feed_forward_gaussian': feed_forward_gaussian,
     'feed_forward_categorical': feed_forward_categorical,
     'recurrent_gaussian': recurrent_gaussian,
@@ -160,8 +260,7 @@ NETWORKS = {
 
 def _require(ok: bool, name: str, needs: str, spec: Any, alternative: str) -> None:
   if not ok:
-    found = (f'Discrete({spec.num_actions})' if spec.discrete
-             else f'Box{spec.action_shape}')
+    found = spec.describe()
     raise UnsupportedActionSpace(
         f"Network '{name}' needs a {needs} action space, but the env has "
         f"{found}. Use network={alternative} (--set network={alternative}).")

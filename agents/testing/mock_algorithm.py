@@ -36,10 +36,12 @@ class MockAlgorithm(Algorithm):
   def perform(self, state: MockState, observ: jax.Array, key: jax.Array,
               training: bool) -> tuple[MockState, jax.Array]:
     spec, batch = state.spec, observ.shape[0]
-    if spec.discrete:
-      logits = jnp.zeros((batch, spec.num_actions))
-      action = jax.random.categorical(key, logits).astype(jnp.int32)
-      return state, action
+    if spec.discrete:   # Uniform over each dimension's categories.
+      counts = {'discrete': (spec.num_actions,), 'multi_discrete': spec.action_nvec,
+                'multi_binary': (2,) * int(np.prod(spec.action_shape))}[spec.kind]
+      uniform = jax.random.uniform(key, (batch,) + spec.action_shape)
+      action = jnp.floor(uniform * np.asarray(counts, np.float32).reshape(spec.action_shape))
+      return state, action.astype(jnp.int32)
     low = np.asarray(spec.action_low, np.float32).reshape(spec.action_shape)
     high = np.asarray(spec.action_high, np.float32).reshape(spec.action_shape)
     finite = np.isfinite(low) & np.isfinite(high)

@@ -108,7 +108,7 @@ def test_categorical_policy_acts_in_the_discrete_space():
 def test_a_network_that_cannot_act_in_the_space_is_a_config_error():
   config = _tiny('pendulum', network='feed_forward_categorical')
   env = build.train_env(config)
-  with pytest.raises(configs.ConfigError, match='feed_forward_gaussian'):
+  with pytest.raises(configs.ConfigError, match='Use network=feed_forward '):
     build.algorithm(config, env.spec, configs.catalog())
 
 

@@ -1,6 +1,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from agents.parts.distributions import Categorical, DiagGaussian
 
@@ -35,3 +36,37 @@ def test_categorical_kl_log_prob_and_mode():
   assert abs(float(p.kl(q)) - expected) < 1e-6
   assert abs(float(p.log_prob(jnp.array(1))) - np.log(0.8)) < 1e-6
   assert int(p.mode()) == 1
+
+
+def test_multi_categorical_sums_dimensions_and_never_samples_the_padding():
+  from agents.parts.distributions import EXCLUDED_LOGIT, MultiCategorical
+  probs = [np.array([0.2, 0.3, 0.5]), np.array([0.6, 0.4])]
+  logits = np.full((2, 3), EXCLUDED_LOGIT, np.float32)
+  logits[0], logits[1, :2] = np.log(probs[0]), np.log(probs[1])
+  dist = MultiCategorical(jnp.asarray(logits))
+  assert float(dist.log_prob(jnp.array([2, 0]))) == pytest.approx(np.log(0.5 * 0.6), rel=1e-5)
+  entropy = sum(-(p * np.log(p)).sum() for p in probs)
+  assert float(dist.entropy()) == pytest.approx(entropy, rel=1e-5)
+  other = MultiCategorical(jnp.asarray(np.where(logits > EXCLUDED_LOGIT, 0.0, logits)))
+  kl = sum((p * np.log(p * len(p))).sum() for p in probs)
+  assert float(dist.kl(other)) == pytest.approx(kl, rel=1e-5)
+  samples = np.asarray(jax.vmap(dist.sample)(jax.random.split(jax.random.PRNGKey(0), 20000)))
+  assert samples[:, 1].max() == 1                  # The padded third category: never.
+  np.testing.assert_allclose(np.bincount(samples[:, 0]) / 20000, probs[0], atol=0.015)
+  assert dist.mode().tolist() == [2, 0]
+
+
+def test_bernoulli_bits_match_hand_computed_values():
+  from agents.parts.distributions import Bernoulli
+  p = np.array([0.1, 0.5, 0.8])
+  dist = Bernoulli(jnp.asarray(np.log(p / (1 - p)), jnp.float32))
+  action = jnp.array([0, 1, 1])
+  assert float(dist.log_prob(action)) == pytest.approx(np.log(0.9 * 0.5 * 0.8), rel=1e-5)
+  entropy = -(p * np.log(p) + (1 - p) * np.log(1 - p)).sum()
+  assert float(dist.entropy()) == pytest.approx(entropy, rel=1e-5)
+  half = Bernoulli(jnp.zeros(3))
+  kl = (p * np.log(p / 0.5) + (1 - p) * np.log((1 - p) / 0.5)).sum()
+  assert float(dist.kl(half)) == pytest.approx(kl, rel=1e-5)
+  samples = np.asarray(jax.vmap(dist.sample)(jax.random.split(jax.random.PRNGKey(1), 20000)))
+  np.testing.assert_allclose(samples.mean(0), p, atol=0.015)
+  assert dist.mode().tolist() == [0, 0, 1]   # p = 0.5 is not above 0.

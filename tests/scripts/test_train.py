@@ -84,7 +84,7 @@ def test_set_parsing_and_its_errors():
     (['--config', 'pendulum', '--set', 'nope=1'], "Unknown config key 'nope'"),
     (['--config', 'pendulum', '--set', 'steps'], 'Malformed --set'),
     (['--config', 'pendulum', '--set', 'network=feed_forward_categorical',
-      '--set', 'steps=4096'], "needs a Discrete action space"),
+      '--set', 'steps=4096'], "needs a Discrete, MultiDiscrete or MultiBinary action space"),
 ])
 def test_bad_input_gets_one_clear_line(tmp_path, capsys, args, message):
   assert train.main(['--logdir', str(tmp_path), '--quiet', *args]) == 2
