@@ -36,6 +36,9 @@ class MockAlgorithm(Algorithm):
   def perform(self, state: MockState, observ: jax.Array, key: jax.Array,
               training: bool) -> tuple[MockState, jax.Array]:
     spec, batch = state.spec, observ.shape[0]
+    if spec.kind == 'discrete':
+      logits = jnp.zeros((batch, spec.num_actions))
+      return state, jax.random.categorical(key, logits).astype(jnp.int32)
     if spec.discrete:   # Uniform over each dimension's categories.
       counts = {'discrete': (spec.num_actions,), 'multi_discrete': spec.action_nvec,
                 'multi_binary': (2,) * int(np.prod(spec.action_shape))}[spec.kind]
