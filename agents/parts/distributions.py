@@ -79,24 +79,19 @@ class MultiCategorical:
   logits: jax.Array
 
   def sample(self, key: jax.Array) -> jax.Array:
-    return jax.random.categorical(key, self.logits).astype(jnp.int32)
+    return Categorical(self.logits).sample(key)
 
   def mode(self) -> jax.Array:
-    return jnp.argmax(self.logits, -1).astype(jnp.int32)
+    return Categorical(self.logits).mode()
 
   def log_prob(self, action: jax.Array) -> jax.Array:
-    log_probs = jax.nn.log_softmax(self.logits)
-    chosen = jnp.take_along_axis(log_probs, action[..., None].astype(jnp.int32), -1)
-    return chosen[..., 0].sum(-1)
+    return Categorical(self.logits).log_prob(action).sum(-1)
 
   def entropy(self) -> jax.Array:
-    log_probs = jax.nn.log_softmax(self.logits)
-    return -(jnp.exp(log_probs) * log_probs).sum((-2, -1))
+    return Categorical(self.logits).entropy().sum(-1)
 
   def kl(self, other: 'MultiCategorical') -> jax.Array:
-    log_p = jax.nn.log_softmax(self.logits)
-    log_q = jax.nn.log_softmax(other.logits)
-    return (jnp.exp(log_p) * (log_p - log_q)).sum((-2, -1))
+    return Categorical(self.logits).kl(Categorical(other.logits)).sum(-1)
 
 
 @flax.struct.dataclass

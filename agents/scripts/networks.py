@@ -80,22 +80,6 @@ class FeedForwardGaussian(nn.Module):
     return _diag_gaussian(self, mean, self.init_std), value, state
 
 
-class FeedForwardCategorical(nn.Module):
-  """Categorical policy over discrete actions, and a separate value MLP."""
-  num_actions: int
-  policy_layers: Sequence[int] = (64, 64)
-  value_layers: Sequence[int] = (64, 64)
-  recurrent = False
-  state_size = 1
-
-  @nn.compact
-  def __call__(self, observ: jax.Array, first: jax.Array, state: jax.Array
-               ) -> tuple[Categorical, jax.Array, jax.Array]:
-    logits = MLP(self.policy_layers, self.num_actions, 0.01, name='policy')(observ)
-    value = ValueHead(self.value_layers, name='value')(observ)
-    return Categorical(logits), value, state
-
-
 class _ResettingGRU(nn.Module):
   """One GRU step whose state is zeroed where an episode starts."""
   size: int
@@ -107,6 +91,16 @@ class _ResettingGRU(nn.Module):
     carry = jnp.where(first[:, None], jnp.zeros_like(carry), carry)
     carry, output = nn.GRUCell(self.size)(carry, x)
     return carry, output
+
+
+def _gru_torso(module: nn.Module, observ: jax.Array, first: jax.Array,
+               state: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """The recurrent policies' MLP and GRU over time, as submodules of `module`
+  ('policy_input', 'policy_gru'): the new state and the hidden features."""
+  hidden = MLP(module.policy_layers, name='policy_input')(observ)
+  scan = nn.scan(_ResettingGRU, variable_broadcast='params',
+                 split_rngs={'params': False}, in_axes=0, out_axes=0)
+  return scan(module.state_size, name='policy_gru')(state, (hidden, first))
 
 
 class RecurrentGaussian(nn.Module):
@@ -121,10 +115,7 @@ class RecurrentGaussian(nn.Module):
   @nn.compact
   def __call__(self, observ: jax.Array, first: jax.Array, state: jax.Array
                ) -> tuple[DiagGaussian, jax.Array, jax.Array]:
-    hidden = MLP(self.policy_layers, name='policy_input')(observ)
-    scan = nn.scan(_ResettingGRU, variable_broadcast='params',
-                   split_rngs={'params': False}, in_axes=0, out_axes=0)
-    state, hidden = scan(self.state_size, name='policy_gru')(state, (hidden, first))
+    state, hidden = _gru_torso(self, observ, first, state)
     mean = nn.Dense(self.action_size, kernel_init=_orthogonal(0.01),
                     name='policy_mean')(hidden)
     value = ValueHead(self.value_layers, name='value')(observ)
@@ -195,10 +186,7 @@ class RecurrentPolicy(nn.Module):
   @nn.compact
   def __call__(self, observ: jax.Array, first: jax.Array, state: jax.Array
                ) -> tuple[Any, jax.Array, jax.Array]:
-    hidden = MLP(self.policy_layers, name='policy_input')(observ)
-    scan = nn.scan(_ResettingGRU, variable_broadcast='params',
-                   split_rngs={'params': False}, in_axes=0, out_axes=0)
-    state, hidden = scan(self.state_size, name='policy_gru')(state, (hidden, first))
+    state, hidden = _gru_torso(self, observ, first, state)
     out = nn.Dense(self.head.size, kernel_init=_orthogonal(0.01), name='policy_out')(hidden)
     value = ValueHead(self.value_layers, name='value')(observ)
     return self.head.distribution(out), value, state
@@ -209,10 +197,7 @@ def feed_forward(spec: Any, config: Any) -> nn.Module:
   categoricals or Bernoullis."""
   if spec.kind == 'box':
     return feed_forward_gaussian(spec, config)
-  if spec.kind == 'discrete':   # The module of the earlier name: its checkpoints load.
-    return FeedForwardCategorical(
-        num_actions=spec.num_actions, policy_layers=tuple(config.policy_layers),
-        value_layers=tuple(config.value_layers))
+  # Discrete: the parameters are named as those of the earlier FeedForwardCategorical.
   return FeedForwardPolicy(ActionHead.of(spec), tuple(config.policy_layers),
                            tuple(config.value_layers))
 
