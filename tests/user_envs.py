@@ -158,3 +158,121 @@ class CopyBits(gym.Env):
     self.steps += 1
     self.bits = self.np_random.integers(2, size=3)
     return self.bits.astype(np.float32), reward, False, self.steps >= 10, {}
+
+
+class PickValid(gym.Env):
+  """Discrete(5) with an invalid-action mask in info['action_mask']: the values
+  of the five actions (a shuffle of 0, .25, .5, .75, 1) are shown; two of them
+  are valid per step and the reward is the value picked. An invalid action
+  raises. Ten steps: a random valid policy scores 5, the best 7.5."""
+  observation_space = gym.spaces.Box(0.0, 1.0, (5,), np.float32)
+  action_space = gym.spaces.Discrete(5)
+  values = np.linspace(0.0, 1.0, 5, dtype=np.float32)
+
+  def __init__(self) -> None:
+    self.steps, self.order, self.valid = 0, np.arange(5), np.ones(5, np.int8)
+
+  def draw(self) -> tuple[np.ndarray, dict]:
+    self.order = self.np_random.permutation(5)
+    self.valid = np.zeros(5, np.int8)
+    self.valid[self.np_random.choice(5, 2, replace=False)] = 1
+    return self.values[self.order], {'action_mask': self.valid.copy()}
+
+  def reset(self, *, seed=None, options=None):
+    super().reset(seed=seed)
+    self.steps = 0
+    return self.draw()
+
+  def step(self, action):
+    if not self.valid[int(action)]:
+      raise ValueError(f'invalid action {int(action)} (mask {self.valid.tolist()})')
+    reward = float(self.values[self.order][int(action)])
+    self.steps += 1
+    observ, info = self.draw()
+    return observ, reward, False, self.steps >= 10, info
+
+
+class PickValidMethod(PickValid):
+  """The same, with the mask from an `action_masks()` method (sb3-contrib's)."""
+
+  def reset(self, *, seed=None, options=None):
+    observ, _ = super().reset(seed=seed, options=options)
+    return observ, {}
+
+  def step(self, action):
+    observ, reward, terminated, truncated, _ = super().step(action)
+    return observ, reward, terminated, truncated, {}
+
+  def action_masks(self) -> np.ndarray:
+    return self.valid.astype(bool)
+
+
+class PickValidPair(gym.Env):
+  """MultiDiscrete([3, 4]) with masks concatenated (3 + 4 entries): one valid
+  value per dimension, rewarded 0.5 each; an invalid value raises."""
+  observation_space = gym.spaces.Box(0.0, 1.0, (7,), np.float32)
+  action_space = gym.spaces.MultiDiscrete([3, 4])
+
+  def draw(self) -> tuple[np.ndarray, dict]:
+    self.valid = np.zeros(7, np.int8)
+    self.valid[self.np_random.integers(3)] = self.valid[3 + self.np_random.integers(4)] = 1
+    return self.valid.astype(np.float32), {'action_mask': self.valid.copy()}
+
+  def reset(self, *, seed=None, options=None):
+    super().reset(seed=seed)
+    self.steps = 0
+    return self.draw()
+
+  def step(self, action):
+    first, second = (int(a) for a in action)
+    if not (self.valid[first] and self.valid[3 + second]):
+      raise ValueError(f'invalid action {[first, second]} (mask {self.valid.tolist()})')
+    self.steps += 1
+    observ, info = self.draw()
+    return observ, 1.0, False, self.steps >= 10, info
+
+
+class NoValidAction(PickValid):
+  """Its mask allows nothing at the third step of the second env's episode."""
+  instances = 0
+
+  def __init__(self) -> None:
+    super().__init__()
+    self.number = NoValidAction.instances
+    NoValidAction.instances += 1
+
+  def draw(self):
+    observ, info = super().draw()
+    if self.steps == 3 and self.number % 2 == 1:
+      info['action_mask'] = np.zeros(5, np.int8)
+    return observ, info
+
+
+class WrongMaskShape(PickValid):
+  def draw(self):
+    observ, info = super().draw()
+    return observ, {'action_mask': np.ones(4, np.int8)}
+
+
+class DictPick(gym.Env):
+  """A Dict observation (a 2x2 'grid' and a 3-vector 'goal'): Discrete(3), pick
+  the goal's hot entry; ten steps."""
+  observation_space = gym.spaces.Dict({
+      'goal': gym.spaces.Box(0.0, 1.0, (3,), np.float32),
+      'grid': gym.spaces.Box(0.0, 1.0, (2, 2), np.float32)})
+  action_space = gym.spaces.Discrete(3)
+
+  def observe(self):
+    return {'goal': np.eye(3, dtype=np.float32)[self.goal],
+            'grid': np.full((2, 2), 0.5, np.float32)}
+
+  def reset(self, *, seed=None, options=None):
+    super().reset(seed=seed)
+    self.steps, self.goal = 0, int(self.np_random.integers(3))
+    return self.observe(), {}
+
+  def step(self, action):
+    reward = float(int(action) == self.goal)
+    self.steps += 1
+    self.goal = int(self.np_random.integers(3))
+    return self.observe(), reward, False, self.steps >= 10, {}

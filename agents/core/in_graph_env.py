@@ -54,6 +54,37 @@ class EnvSpec:
   action_high: tuple[float, ...] | None = None
   action_nvec: tuple[int, ...] | None = None   # MultiDiscrete: categories per dimension.
   binary: bool = False                         # MultiBinary: action_shape bits.
+  # The last mask_size entries of a (flat) observation are the env's action
+  # mask, 1 = valid (Discrete: one per action; MultiDiscrete: the dimensions'
+  # masks concatenated). 0: the env gives none.
+  mask_size: int = 0
+  # The parts of a flattened Dict observation, ((name, shape), ...) in order.
+  observ_parts: tuple[tuple[str, tuple[int, ...]], ...] | None = None
+
+  @property
+  def policy_observ_shape(self) -> tuple[int, ...]:
+    """The observation the network sees: without the trailing action mask."""
+    if not self.mask_size:
+      return self.observ_shape
+    return self.observ_shape[:-1] + (self.observ_shape[-1] - self.mask_size,)
+
+  def split_observ(self, observ: jax.Array) -> tuple[jax.Array, jax.Array | None]:
+    """(observation, action mask as bool or None) of observations [..., *observ_shape]."""
+    if not self.mask_size:
+      return observ, None
+    return observ[..., :-self.mask_size], observ[..., -self.mask_size:] > 0.5
+
+  def observ_dict(self, observ: jax.Array) -> dict[str, jax.Array]:
+    """A flattened Dict observation [..., size] split into its parts, each
+    [..., *shape] (for networks that treat parts differently)."""
+    if not self.observ_parts:
+      raise ValueError('The observation has no parts: it was not a Dict observation.')
+    parts, start = {}, 0
+    for name, shape in self.observ_parts:
+      size = int(np.prod(shape))
+      parts[name] = observ[..., start:start + size].reshape(observ.shape[:-1] + shape)
+      start += size
+    return parts
 
   @property
   def kind(self) -> str:
@@ -87,7 +118,10 @@ class EnvSpec:
   def from_spaces(cls, observation_space: Any, action_space: Any) -> 'EnvSpec':
     """From Gymnasium or gymnax spaces (see `action_fields`)."""
     observ_shape = tuple(int(d) for d in observation_space.shape)
-    return cls(observ_shape, **action_fields(action_space))
+    parts = getattr(observation_space, 'parts', None)
+    return cls(observ_shape, **action_fields(action_space),
+               mask_size=int(getattr(observation_space, 'mask_size', 0) or 0),
+               observ_parts=tuple((n, tuple(s)) for n, s in parts) if parts else None)
 
 
 def action_fields(action_space: Any) -> dict[str, Any]:

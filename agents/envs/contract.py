@@ -23,6 +23,7 @@ from typing import Any, Callable, Sequence
 import gymnasium as gym
 import numpy as np
 
+from agents.envs import observation_layout
 from agents.errors import (AgentsError, EnvContractError, EnvError, EnvRaisedError,
                            WorkerError)
 
@@ -40,10 +41,13 @@ def check_env(env: Any, name: str, steps: int = 3) -> None:
   shape = observation_shape(env.observation_space)
   result = call(env.reset, 'reset', who, seed=0)
   check_observ(reset_observ(result, who), shape, env.observation_space, who, 'reset')
+  read_mask = observation_layout.mask_source(env, result[1])
+  info = result[1]
   env.action_space.seed(0)
   for _ in range(steps):
-    result = call(env.step, 'step', who, env.action_space.sample())
-    observ, reward, terminated, truncated, _ = step_parts(result, who)
+    action = sample_action(env.action_space, _mask(env, read_mask, info, who))
+    result = call(env.step, 'step', who, action)
+    observ, reward, terminated, truncated, info = step_parts(result, who)
     check_observ(observ, shape, env.observation_space, who, 'step')
     check_reward(reward, who)
     for flag, value in (('terminated', terminated), ('truncated', truncated)):
@@ -52,7 +56,39 @@ def check_env(env: Any, name: str, steps: int = 3) -> None:
             f'{who} returned {flag}={value!r} ({type(value).__name__}) from step; '
             f'Gymnasium expects a bool: {STEP_API}.')
     if terminated or truncated:
-      call(env.reset, 'reset', who)
+      info = call(env.reset, 'reset', who)[1]
+
+
+def _mask(env: Any, read: Any, info: dict, who: str) -> Any:
+  """The action mask the env gave with `info` (None if it gives none), checked
+  for its size."""
+  if read is None:
+    return None
+  mask, size = read(info), observation_layout.mask_size(env.action_space)
+  if mask is None or np.size(mask) != size:
+    raise EnvContractError(
+        f'{who} gave an action mask of shape {np.shape(mask)}; its action space '
+        f'{env.action_space} needs {size} entries (1 = valid; MultiDiscrete: the '
+        f"dimensions' masks concatenated), in info['{observation_layout.MASK_KEY}'] "
+        f'of every reset and step or from {observation_layout.MASK_METHOD}().')
+  return mask
+
+
+def sample_action(space: gym.Space, mask: Any = None) -> Any:
+  """A random action of `space`, among the valid ones where the env gives a
+  mask (flat: a MultiDiscrete's dimensions concatenated)."""
+  if mask is None or np.asarray(mask).size != observation_layout.mask_size(space):
+    return space.sample()
+  mask = np.asarray(mask).reshape(-1).astype(np.int8)
+  if not mask.any():
+    return space.sample()
+  nvec = getattr(space, 'nvec', None)
+  if nvec is None:
+    return space.sample(mask=mask)
+  parts = np.split(mask, np.cumsum(nvec)[:-1])
+  if not all(part.any() for part in parts):
+    return space.sample()
+  return space.sample(mask=tuple(parts))
 
 
 def check_spaces(env: Any, name: str) -> None:

@@ -11,7 +11,7 @@ from agents.core import in_graph_env
 from agents.envs.host_call import HostFunction
 from agents.envs.protocol import HostBatchEnv
 from agents.core.in_graph_env import EnvSpec, EnvState
-from agents.errors import EnvOutputError
+from agents.errors import EnvContractError, EnvOutputError
 
 
 class InGraphBatchEnv:
@@ -104,6 +104,7 @@ class InGraphBatchEnv:
     observ[indices] = self._batch_env.reset(indices, seeds)
     self._episode_steps[indices] = 0
     self._check('observation', observ)
+    self._check_mask(observ, mask)
     return observ
 
   def _step_envs(self, action: np.ndarray, after: np.ndarray
@@ -116,10 +117,11 @@ class InGraphBatchEnv:
     observ = np.asarray(observ, np.float32)
     reward = np.asarray(reward, np.float32)
     self._episode_steps += 1
+    terminated, truncated = np.asarray(terminated, bool), np.asarray(truncated, bool)
     self._check('observation', observ)
     self._check('reward', reward)
-    return (observ, reward, np.asarray(terminated, bool),
-            np.asarray(truncated, bool))
+    self._check_mask(observ, ~(terminated | truncated))
+    return observ, reward, terminated, truncated
 
   def _check(self, field: str, values: np.ndarray) -> None:
     finite = np.isfinite(values).reshape(self.num_agents, -1).all(axis=1)
@@ -128,6 +130,30 @@ class InGraphBatchEnv:
       bad = values[index].ravel()
       raise EnvOutputError(index, field, int(self._episode_steps[index]),
                            bad[~np.isfinite(bad)][0])
+
+  def _check_mask(self, observ: np.ndarray, acting: np.ndarray) -> None:
+    """Raise EnvContractError naming the first env that acts next (`acting`)
+    with a mask that leaves no valid action (in some dimension)."""
+    if not self.spec.mask_size:
+      return
+    mask = observ[:, -self.spec.mask_size:] > 0.5
+    if self.spec.kind == 'multi_discrete':
+      starts = np.cumsum((0,) + tuple(self.spec.action_nvec[:-1]))
+      valid = (np.add.reduceat(mask.astype(np.int32), starts, axis=1) > 0).all(axis=1)
+    else:
+      valid = mask.any(axis=1)
+    broken = np.flatnonzero(acting & ~valid)
+    if broken.size:
+      index = int(broken[0])
+      raise EnvContractError(
+          f'env {index} gave an action mask with no valid action '
+          f'{self._where(index)}: {mask[index].astype(int).tolist()} (for '
+          f'{self.spec.describe()}). An episode whose state allows no action must '
+          'end there (terminated=True).')
+
+  def _where(self, index: int) -> str:
+    steps = int(self._episode_steps[index])
+    return 'from reset' if steps == 0 else f'at step {steps} of its episode'
 
   def close(self) -> None:
     self._batch_env.close()

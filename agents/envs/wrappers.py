@@ -12,6 +12,8 @@ from typing import Any, Sequence
 import gymnasium as gym
 import numpy as np
 
+from agents.envs import observation_layout
+
 
 class LimitDuration(gym.wrappers.TimeLimit):
   """Ends episodes after `duration` steps with `truncated=True` (not terminated)."""
@@ -79,6 +81,11 @@ class ConvertTo32Bit(gym.Wrapper):
 
   @staticmethod
   def _convert_space(space: gym.Space) -> gym.Space:
+    if isinstance(space, observation_layout.FlatBox):   # Keep its layout.
+      dtype = _to_32bit(space.dtype)
+      return observation_layout.FlatBox(
+          space.low.astype(dtype), space.high.astype(dtype), space.shape, dtype,
+          parts=space.parts, mask_size=space.mask_size)
     if isinstance(space, gym.spaces.Box):
       dtype = _to_32bit(space.dtype)
       return gym.spaces.Box(space.low.astype(dtype), space.high.astype(dtype),

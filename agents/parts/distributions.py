@@ -1,13 +1,16 @@
 """Action distributions as small pytrees: diagonal Gaussian (Box), categorical
-(Discrete), independent categoricals (MultiDiscrete) and Bernoullis (MultiBinary)."""
+(Discrete), independent categoricals (MultiDiscrete) and Bernoullis (MultiBinary),
+and invalid-action masking of the categorical ones (`masked`)."""
 
 from __future__ import annotations
 
 import math
+from typing import Any, Sequence
 
 import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 @flax.struct.dataclass
@@ -63,8 +66,8 @@ class Categorical:
     return (jnp.exp(log_p) * (log_p - log_q)).sum(-1)
 
 
-# Padding of a MultiCategorical's shorter dimensions (and, later, masked
-# actions): finite, so that 0 * log(p) stays 0 where NaN would follow -inf.
+# Padding of a MultiCategorical's shorter dimensions and masked actions:
+# finite, so that 0 * log(p) stays 0 where NaN would follow -inf.
 EXCLUDED_LOGIT = -1e9
 
 
@@ -121,3 +124,34 @@ class Bernoulli:
     return (p * (jax.nn.log_sigmoid(self.logits) - jax.nn.log_sigmoid(other.logits)) +
             (1 - p) * (jax.nn.log_sigmoid(-self.logits) -
                        jax.nn.log_sigmoid(-other.logits))).sum(-1)
+
+
+def masked(distribution: Any, mask: jax.Array | None,
+           nvec: Sequence[int] | None = None) -> Any:
+  """`distribution` with the actions where `mask` is false excluded.
+
+  mask: [..., n] bool for a Categorical over n actions; [..., sum(nvec)] for a
+  MultiCategorical (its dimensions' masks concatenated). Excluded actions get
+  the logit EXCLUDED_LOGIT: they are never sampled nor the mode, and add
+  nothing to entropy or KL. None: unchanged.
+  """
+  if mask is None:
+    return distribution
+  if isinstance(distribution, Categorical):
+    return Categorical(jnp.where(mask, distribution.logits, EXCLUDED_LOGIT))
+  if isinstance(distribution, MultiCategorical):
+    index = _padded_index(tuple(int(n) for n in nvec))
+    padded = jnp.concatenate([mask, jnp.zeros(mask.shape[:-1] + (1,), bool)], -1)
+    allowed = padded[..., index]
+    return MultiCategorical(jnp.where(allowed, distribution.logits, EXCLUDED_LOGIT))
+  raise TypeError(f'Action masks apply to categorical actions, not {type(distribution).__name__}.')
+
+
+def _padded_index(nvec: tuple[int, ...]) -> np.ndarray:
+  """[dims, max(nvec)] positions in the concatenated mask; padding points at
+  one extra (false) entry after it."""
+  index = np.full((len(nvec), max(nvec)), sum(nvec), np.int32)
+  offsets = np.cumsum((0,) + nvec[:-1])
+  for dim, (offset, count) in enumerate(zip(offsets, nvec)):
+    index[dim, :count] = offset + np.arange(count)
+  return index

@@ -9,7 +9,8 @@ from typing import Any, Callable
 import gymnasium as gym
 
 from agents.errors import ConfigError
-from agents.envs import backends, contract, mujoco_noise, named_env, wrappers
+from agents.envs import (backends, contract, mujoco_noise, named_env,
+                         observation_layout, wrappers)
 from agents.parts.attr_dict import AttrDict
 from agents.run.catalog import Catalog
 from agents.core import in_graph_env
@@ -23,11 +24,29 @@ def env_constructor(config: AttrDict, render: bool = False,
                     stagger: bool = False) -> Callable[[], gym.Env]:
   """A picklable function that builds one host env of the config."""
   return functools.partial(_make_gym_env, config.env, config.max_length,
-                           render, stagger, config.observ_keep)
+                           render, stagger, config.observ_keep,
+                           gives_action_mask(config))
+
+
+_gives_mask: dict[str, bool] = {}
+
+
+def gives_action_mask(config: AttrDict) -> bool:
+  """Whether the config's env gives invalid-action masks (`info['action_mask']`
+  or `action_masks()`); found once per process, on one env built here."""
+  if config.env not in _gives_mask:
+    env = _make_raw_env(config.env, render=False)
+    try:
+      _gives_mask[config.env] = observation_layout.provides_mask(
+          _box_observations(env, config.env))
+    finally:
+      _close(env)
+  return _gives_mask[config.env]
 
 
 def _make_gym_env(env_id: str, max_length: int | None, render: bool,
-                  stagger: bool, observ_keep: list[int] | None = None) -> gym.Env:
+                  stagger: bool, observ_keep: list[int] | None = None,
+                  action_mask: bool = False) -> gym.Env:
   env = _make_raw_env(env_id, render)
   env = _box_observations(env, env_id)
   if observ_keep is not None:
@@ -41,7 +60,10 @@ def _make_gym_env(env_id: str, max_length: int | None, render: bool,
     duration = max_length or named_env.max_episode_steps(env)
     if duration:
       env = wrappers.StaggerStart(env, duration)
-  return wrappers.ConvertTo32Bit(env)
+  env = wrappers.ConvertTo32Bit(env)
+  if action_mask:
+    env = observation_layout.ActionMaskObservation(env, env_id)
+  return env
 
 
 def _make_raw_env(env_id: str, render: bool) -> gym.Env:
@@ -69,14 +91,19 @@ def check_env_contract(config: AttrDict) -> None:
     in_graph_env.action_fields(env.action_space)     # actions the policies take,
     contract.check_env(env, config.env)              # then a reset and a few steps.
   finally:
-    close = getattr(env, 'close', None)
-    if callable(close):
-      close()
+    _close(env)
+
+
+def _close(env: Any) -> None:
+  close = getattr(env, 'close', None)
+  if callable(close):
+    close()
 
 
 def _box_observations(env: gym.Env, env_id: str) -> gym.Env:
   """Box observations as they are; Discrete one-hot, Tuple/Dict/MultiDiscrete
-  flattened (Gymnasium's FlattenObservation), as Stable-Baselines3 does."""
+  flattened (Gymnasium's FlattenObservation), as Stable-Baselines3 does; a
+  Dict's parts are remembered (`EnvSpec.observ_parts`)."""
   space = env.observation_space
   if isinstance(space, gym.spaces.Box):
     return env
@@ -89,6 +116,8 @@ def _box_observations(env: gym.Env, env_id: str) -> gym.Env:
         f"The observation space of '{env_id}' ({space}) has no flat Box form; "
         'wrap the env so that it returns a Box (e.g. with a '
         'gymnasium.ObservationWrapper) and pass the wrapped id to --set env=.')
+  if isinstance(space, gym.spaces.Dict):
+    return observation_layout.FlattenDict(env)
   return gym.wrappers.FlattenObservation(env)
 
 
@@ -189,4 +218,7 @@ def episode_limit(config: AttrDict, env: Any) -> int:
 def algorithm(config: AttrDict, spec: Any, catalog: Catalog) -> Any:
   """PPO (its typed part of the config) with the network `config.network` names."""
   from agents.algorithms.ppo import PPO, PPOConfig
-  return PPO(PPOConfig.from_run_config(config), catalog.network(spec, config))
+  from agents.run import config_checks
+  network = catalog.network(spec, config)
+  config_checks.check_minibatches(config, recurrent=bool(network.recurrent))
+  return PPO(PPOConfig.from_run_config(config), network)

@@ -10,6 +10,7 @@ handed its algorithm `config.network`.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from typing import Any, Callable, Mapping, Sequence
 
 from agents.errors import ConfigError
@@ -54,8 +55,61 @@ class Catalog:
     return full
 
   def network(self, spec: Any, config: AttrDict) -> Any:
-    """The network `config.network` names, for an env of `spec`."""
+    """The network `config.network` names (or `module:function` imports), for
+    an env of `spec`; see NETWORK_PROTOCOL."""
     name = config.network
-    if name not in self.networks:
-      raise ConfigError(f"Unknown network '{name}'. Known: {', '.join(self.networks)}.")
-    return self.networks[name](spec, config)
+    factory = self.networks.get(name)
+    if factory is None and ':' in name:
+      factory = _import_network(name)
+    if factory is None:
+      raise ConfigError(f"Unknown network '{name}'. Known: {', '.join(self.networks)}, "
+                        'or module:function for your own (see the README).')
+    network = factory(spec, config)
+    _check_protocol(network, name)
+    return network
+
+
+NETWORK_PROTOCOL = """\
+network=module:function names a function `function(spec, config) -> module`:
+  spec: the env's agents.tools.EnvSpec: policy_observ_shape (what the network sees),
+    kind ('box', 'discrete', 'multi_discrete', 'multi_binary'), action_shape,
+    num_actions, action_nvec, observ_parts (a Dict observation's parts: split
+    them with spec.observ_dict(observ));
+  config: the run's config (AttrDict), e.g. config.policy_layers.
+The module (flax.linen) has attributes `recurrent` (bool) and `state_size`
+(int, 1 for feed-forward) and maps (observ [time, batch, *policy_observ_shape],
+first [time, batch] bool, state [batch, state_size]) to (distribution, value
+[time, batch], state). The distribution is one of agents.parts.distributions
+(DiagGaussian, acting in [-1, 1], for Box; for the others
+agents.scripts.networks.ActionHead.of(spec).distribution(out) makes the right
+one from a layer of ActionHead.of(spec).size outputs). Parameters whose path
+starts with 'value' train with value_learning_rate. Action masks are applied
+to the distribution by PPO; the network does not see them."""
+
+
+def _import_network(name: str) -> NetworkFactory:
+  module_name, function_name = name.split(':', 1)
+  try:
+    module = importlib.import_module(module_name)
+  except ImportError as error:
+    raise ConfigError(
+        f"network={name}: cannot import the module '{module_name}' "
+        f'({type(error).__name__}: {error}); install it, or add its folder to '
+        'PYTHONPATH.') from None
+  factory = getattr(module, function_name, None)
+  if not callable(factory):
+    raise ConfigError(f"network={name}: the module '{module_name}' has no function "
+                      f"'{function_name}' (found {type(factory).__name__}).")
+  return factory
+
+
+def _check_protocol(network: Any, name: str) -> None:
+  problems = [f'no {attribute}' for attribute in ('init', 'apply', 'recurrent',
+                                                   'state_size')
+              if not hasattr(network, attribute)]
+  if not problems and not (isinstance(network.state_size, int) and network.state_size > 0):
+    problems.append(f'state_size {network.state_size!r} (needs a positive int)')
+  if problems:
+    raise ConfigError(
+        f'network={name} returned {type(network).__name__} with {", ".join(problems)}.'
+        f'\n{NETWORK_PROTOCOL}')

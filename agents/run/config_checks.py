@@ -176,8 +176,8 @@ def validate(config: AttrDict, network_names: Collection[str] | None = None) -> 
   _require_range(config, 'discount', 0.0, 1.0, low_open=True)
   _require_range(config, 'lambda_', 0.0, 1.0)
   _require_number(config, 'kl_cutoff_factor', positive=True)
-  if network_names is not None:
-    _require_name(config, 'network', list(network_names))
+  if network_names is not None and ':' not in str(config.network):
+    _require_name(config, 'network', list(network_names) + ['module:function'])
   _require_name(config, 'env_backend', ENV_BACKENDS)
   _require_name(config, 'process_backend', [b for b in BACKENDS if b != 'inprocess'])
   for key in ('policy_layers', 'value_layers'):
@@ -195,7 +195,7 @@ def validate(config: AttrDict, network_names: Collection[str] | None = None) -> 
               'normalize_observ', 'normalize_reward'):
     if not isinstance(config[key], bool):
       raise ConfigError(f'{key} must be true or false, got {config[key]!r}.')
-  _check_minibatches(config)
+  check_minibatches(config)
   _check_sizes(config)
   PPOConfig.from_run_config(config)   # PPO's own checks.
 
@@ -228,10 +228,18 @@ def _physical_memory() -> int | None:
     return None
 
 
-def _check_minibatches(config: AttrDict) -> None:
-  """Feed-forward networks split the rollout's steps, recurrent ones its agents."""
+def check_minibatches(config: AttrDict, recurrent: bool | None = None) -> None:
+  """Feed-forward networks split the rollout's steps, recurrent ones its agents.
+
+  recurrent: whether the network is (None: from its name; a user's
+  `module:function` network is checked once it is built).
+  """
   num = config.num_minibatches
-  if config.network.startswith('recurrent'):
+  if recurrent is None:
+    if ':' in str(config.network):
+      return
+    recurrent = config.network.startswith('recurrent')
+  if recurrent:
     if config.update_every % config.chunk_length:
       raise ConfigError(f'chunk_length ({config.chunk_length}) must divide '
                         f'update_every ({config.update_every}).')

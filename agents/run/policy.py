@@ -8,13 +8,15 @@
 The policy is the checkpoint's learner behind the algorithm's own `perform`
 (observation normalizer included), compiled once per batch size. It takes one
 observation (`[*observ_shape]` -> one action) or a batch (`[n, *observ_shape]`
--> `[n, ...]` actions). Recurrent policies keep their state between calls;
+-> `[n, ...]` actions), and for Discrete or MultiDiscrete actions an
+invalid-action mask (`policy(observ, mask=...)`). Recurrent policies keep their state between calls;
 call `reset()` (or `reset(mask)` for some rows of a batch) when an episode
 starts.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any, Callable
 
@@ -104,19 +106,21 @@ class Policy:
     else:
       self._starts = self._starts | np.asarray(mask, bool)
 
-  def __call__(self, observ: Any) -> np.ndarray:
-    """Action(s) for one observation or a batch of them (NumPy arrays)."""
+  def __call__(self, observ: Any, mask: Any = None) -> np.ndarray:
+    """Action(s) for one observation or a batch of them (NumPy arrays).
+
+    mask: invalid-action mask(s) of Discrete or MultiDiscrete actions, [n
+    actions] or [batch, n] (1 = valid; MultiDiscrete: the dimensions' masks
+    concatenated), also for envs that give none. Where the env gives masks,
+    `make_env()`'s observations already end with theirs.
+    """
     import jax
-    observ = np.asarray(observ, np.float32)
-    shape = tuple(self.spec.observ_shape)
-    single = observ.shape == shape
-    if not single and observ.shape[1:] != shape:
-      raise ValueError(f'Expected an observation of shape {shape} or a batch '
-                       f'[n, *{shape}], got {observ.shape}.')
+    spec, observ = self._observations(observ, mask)
+    single = observ.ndim == len(spec.observ_shape)
     batch = observ[None] if single else observ
     n = batch.shape[0]
-    if self._state is None or self._batch != n:
-      state = self._algorithm.init(jax.random.PRNGKey(0), self.spec, n)
+    if self._state is None or self._batch != n or self._state.spec != spec:
+      state = self._algorithm.init(jax.random.PRNGKey(0), spec, n)
       self._state = state.replace(learner=self._learner)
       self._batch = n
       self._starts = None
@@ -127,6 +131,39 @@ class Policy:
     action = np.asarray(action)
     return action[0] if single else action
 
+  def _observations(self, observ: Any, mask: Any) -> tuple[Any, np.ndarray]:
+    """The spec to act with, and the observations with their masks last."""
+    spec, observ = self.spec, np.asarray(observ, np.float32)
+    seen, full = tuple(spec.policy_observ_shape), tuple(spec.observ_shape)
+    if spec.mask_size and _fits(observ, full):      # make_env()'s, mask included.
+      if mask is None:
+        return spec, observ
+      observ = observ[..., :seen[-1]]
+    elif not _fits(observ, seen):
+      raise ValueError(f'Expected an observation of shape {seen} or a batch '
+                       f'[n, *{seen}], got {observ.shape}.')
+    if mask is None:
+      if spec.mask_size:
+        raise ValueError(
+            f'This policy acts with action masks ({spec.mask_size} entries, as its env '
+            'gives them): pass policy(observ, mask=...), or an observation of '
+            "make_env(), which ends with the env's mask.")
+      return spec, observ
+    size = spec.mask_size or {'discrete': spec.num_actions,
+                              'multi_discrete': sum(spec.action_nvec or ())}.get(spec.kind)
+    if not size or len(seen) != 1:
+      raise ValueError(f'Action masks apply to Discrete and MultiDiscrete actions with '
+                       f'flat observations; this policy acts in {spec.describe()} on '
+                       f'observations of shape {seen}.')
+    try:
+      mask = np.broadcast_to(np.asarray(mask, np.float32), observ.shape[:-1] + (size,))
+    except ValueError:
+      raise ValueError(f'Expected a mask of {size} entries per observation (1 = valid) '
+                       f'for {spec.describe()}, got shape {np.shape(mask)}.') from None
+    if not spec.mask_size:
+      spec = dataclasses.replace(spec, observ_shape=(seen[0] + size,), mask_size=size)
+    return spec, np.concatenate([observ, mask], -1)
+
   def make_env(self, render_mode: str | None = None) -> Any:
     """A Gymnasium env of the task, wrapped as in training and evaluation."""
     from agents.run import build
@@ -136,6 +173,12 @@ class Policy:
     kind = 'deterministic' if self.deterministic else 'stochastic'
     return (f'Policy({self.env_id}, {self.config.network}, step {self.step:,}, '
             f'{kind})')
+
+
+def _fits(observ: np.ndarray, shape: tuple[int, ...]) -> bool:
+  """One observation of `shape` or a batch of them."""
+  return (observ.ndim in (len(shape), len(shape) + 1) and
+          tuple(observ.shape[observ.ndim - len(shape):]) == shape)
 
 
 def load_policy(run_dir: str, catalog: Catalog, checkpoint: str | None = None,

@@ -135,6 +135,10 @@ class ActionHead:
 
   @classmethod
   def of(cls, spec: Any) -> 'ActionHead':
+    if spec.kind == 'box':
+      raise UnsupportedActionSpace(
+          f'ActionHead is for integer actions; {spec.describe()} actions take a '
+          'DiagGaussian (see FeedForwardGaussian).')
     if spec.kind == 'discrete':
       return cls('discrete', (spec.num_actions,))
     if spec.kind == 'multi_discrete':

@@ -211,3 +211,63 @@ def test_chunks_hold_consecutive_steps_of_one_agent_and_start_from_recorded_stat
                                     [index[4 * i, b], -index[4 * i, b]])
   singles, _ = chunk(data, 1)   # Feed-forward: every step on its own.
   assert singles.advantage.shape == (1, steps * batch)
+
+
+class MaskedBandit:
+  """A JAX-native env with an action mask in its state: Discrete(4), a fresh
+  mask each step (at least one valid action) as the observation's last 4
+  entries, reward 1; `inner` counts each agent's invalid actions."""
+  num_agents = 32
+
+  def __init__(self):
+    from agents.core.in_graph_env import EnvSpec
+    self.spec = EnvSpec(observ_shape=(6,), action_shape=(), num_actions=4, mask_size=4)
+
+  def _observe(self, key):
+    mask = jax.random.bernoulli(key, 0.4, (self.num_agents, 4))
+    mask = mask.at[:, 0].set(mask[:, 0] | ~mask.any(1))
+    noise = jax.random.normal(jax.random.fold_in(key, 1), (self.num_agents, 2))
+    return jnp.concatenate([noise, mask.astype(jnp.float32)], 1)
+
+  def init(self, key):
+    from agents.core import in_graph_env
+    return in_graph_env.initial_state(self.spec, self.num_agents,
+                                      jnp.zeros(self.num_agents, jnp.int32))
+
+  def reset(self, state, mask, key):
+    from agents.core import in_graph_env
+    return in_graph_env.after_reset(state, mask, self._observe(key), state.inner)
+
+  def step(self, state, action, key):
+    valid = jnp.take_along_axis(state.observ[:, 2:], action[:, None], 1)[:, 0] > 0.5
+    done = jnp.zeros(self.num_agents, bool)
+    return state.replace(observ=self._observe(key), action=action,
+                         reward=jnp.ones(self.num_agents), terminated=done,
+                         truncated=done, done=done,
+                         inner=state.inner + (~valid).astype(jnp.int32))
+
+
+def test_an_in_graph_env_with_a_mask_in_its_state_gets_only_valid_actions():
+  from agents.core import simulate
+  env = MaskedBandit()
+  config = _tiny('cartpole', num_agents=env.num_agents)
+  algorithm = build.algorithm(config, env.spec, configs.catalog())
+  state = simulate.init_state(env, algorithm.init(jax.random.PRNGKey(0), env.spec, 32),
+                              jax.random.PRNGKey(1))
+  run = simulate.make_run(env, algorithm, training=True)
+  state, _ = run(state, jax.random.split(jax.random.PRNGKey(2), 64))   # 4 updates.
+  assert int(state.algo.learner.updates) == 4
+  assert int(state.env.inner.sum()) == 0                    # 2,048 actions, none invalid.
+  eval_run = simulate.make_run(env, algorithm, training=False)
+  state, _ = eval_run(state, jax.random.split(jax.random.PRNGKey(3), 16))
+  assert int(state.env.inner.sum()) == 0
+  # Without the mask the same policy does take invalid actions (the test can fail).
+  blind = MaskedBandit()
+  from dataclasses import replace
+  blind.spec = replace(env.spec, mask_size=0)
+  algorithm = build.algorithm(config, blind.spec, configs.catalog())
+  state = simulate.init_state(blind, algorithm.init(jax.random.PRNGKey(0), blind.spec, 32),
+                              jax.random.PRNGKey(1))
+  state, _ = simulate.make_run(blind, algorithm, training=True)(
+      state, jax.random.split(jax.random.PRNGKey(2), 16))
+  assert int(state.env.inner.sum()) > 100

@@ -125,9 +125,13 @@ def test_failures_name_the_env_and_never_hang(constructor, error, text):
   assert not alive, 'close() left actor processes running'
 
 
-def test_the_training_program_runs_on_ray_actors(tmp_path):
+@pytest.mark.parametrize('env', [None, 'tests.user_envs:PickValidPair'])
+def test_the_training_program_runs_on_ray_actors(tmp_path, env):
+  """Also with action masks (PickValidPair raises on an invalid action)."""
   from agents.scripts import train
+  extra = [] if env is None else ['--set', f'env={env}']
   assert train.main(['--logdir', str(tmp_path), '--config', 'pendulum', '--timestamp', 'r',
+                     *extra,
                      '--set', 'env_processes=true', '--set', 'process_backend=ray',
                      '--set', 'num_agents=4', '--set', 'update_every=16',
                      '--set', 'num_minibatches=2', '--set', 'steps=128',

@@ -70,3 +70,36 @@ def test_bernoulli_bits_match_hand_computed_values():
   samples = np.asarray(jax.vmap(dist.sample)(jax.random.split(jax.random.PRNGKey(1), 20000)))
   np.testing.assert_allclose(samples.mean(0), p, atol=0.015)
   assert dist.mode().tolist() == [0, 0, 1]   # p = 0.5 is not above 0.
+
+
+def test_a_masked_categorical_renormalizes_over_the_valid_actions():
+  from agents.parts.distributions import masked
+  probs = np.array([0.1, 0.2, 0.3, 0.4])
+  mask = jnp.array([True, False, True, False])
+  dist = masked(Categorical(jnp.asarray(np.log(probs), jnp.float32)), mask)
+  valid = np.array([0.1, 0.3]) / 0.4                     # Hand-renormalized.
+  assert float(dist.log_prob(jnp.array(2))) == pytest.approx(np.log(valid[1]), rel=1e-5)
+  assert float(dist.entropy()) == pytest.approx(-(valid * np.log(valid)).sum(), rel=1e-5)
+  assert int(dist.mode()) == 2                           # Not 3, the likeliest of all.
+  other = masked(Categorical(jnp.zeros(4)), mask)
+  assert float(dist.kl(other)) == pytest.approx((valid * np.log(valid / 0.5)).sum(), rel=1e-5)
+  samples = np.asarray(jax.vmap(dist.sample)(jax.random.split(jax.random.PRNGKey(0), 50000)))
+  assert set(np.unique(samples)) == {0, 2}               # 50,000 draws, no masked one.
+  assert np.mean(samples == 0) == pytest.approx(valid[0], abs=0.01)
+  assert masked(dist, None) is dist
+
+
+def test_a_multi_categorical_takes_its_dimensions_masks_concatenated():
+  from agents.parts.distributions import EXCLUDED_LOGIT, MultiCategorical, masked
+  logits = np.full((2, 3), EXCLUDED_LOGIT, np.float32)
+  logits[0], logits[1, :2] = 0.0, 0.0                    # nvec [3, 2], uniform.
+  mask = jnp.array([False, True, True, True, False])     # dims: [0 1 1], [1 0].
+  dist = masked(MultiCategorical(jnp.asarray(logits)), mask, (3, 2))
+  samples = np.asarray(jax.vmap(dist.sample)(jax.random.split(jax.random.PRNGKey(2), 20000)))
+  assert set(np.unique(samples[:, 0])) == {1, 2} and set(np.unique(samples[:, 1])) == {0}
+  assert float(dist.log_prob(jnp.array([1, 0]))) == pytest.approx(np.log(0.5), rel=1e-5)
+  assert float(dist.entropy()) == pytest.approx(np.log(2), rel=1e-5)
+  # A batch [time, batch, ...] of masks, as the loss applies them.
+  batch = masked(MultiCategorical(jnp.broadcast_to(jnp.asarray(logits), (4, 5, 2, 3))),
+                 jnp.broadcast_to(mask, (4, 5, 5)), (3, 2))
+  assert batch.entropy().shape == (4, 5)

@@ -177,3 +177,108 @@ def test_load_policy_of_a_multi_discrete_run_acts_in_its_space(tmp_path):
   actions = policy(np.stack([observ] * 5))
   assert actions.shape == (5, 2)
   assert all(env.action_space.contains(a.astype(np.int64)) for a in actions)
+
+
+# Invalid-action masks: info['action_mask'] or action_masks(). The masked envs
+# raise on an invalid action, so a run that ends cleanly took none.
+
+@pytest.mark.parametrize('env', ['PickValid', 'PickValidMethod'])
+def test_a_masked_env_learns_and_never_takes_an_invalid_action(tmp_path, env):
+  """Random valid play scores 5, the best 7.5; unmasked random play would raise."""
+  assert train.main(['--logdir', str(tmp_path), '--config', 'cartpole', '--timestamp', 'run',
+                     '--set', f'env=tests.user_envs:{env}', '--set', 'steps=20480',
+                     '--set', 'eval_every=20480', '--set', 'eval_steps=1000',
+                     '--quiet']) == 0
+  with open(tmp_path / 'run-cartpole' / 'metrics.jsonl') as stream:
+    reports = [json.loads(line) for line in stream]
+  train_scores = [r['mean_score'] for r in reports if r['phase'] == 'train' and r['episodes']]
+  assert 4.5 < train_scores[0] < 6.0, train_scores  # Like a random *valid* policy.
+  final = [r for r in reports if r['phase'] == 'eval'][-1]['mean_score']
+  assert final >= 7.2, final
+
+
+@pytest.mark.parametrize('processes', [False, True])
+def test_masks_of_multi_discrete_actions_hold_in_workers_too(tmp_path, processes):
+  assert _main(tmp_path, 'PickValidPair', '--set', f'env_processes={str(processes).lower()}',
+               '--set', 'steps=512') == 0
+
+
+@pytest.mark.parametrize('processes', [False, True])
+def test_a_mask_with_no_valid_action_is_one_line_with_the_env_index(tmp_path, capfd,
+                                                                    processes):
+  code = _main(tmp_path, 'NoValidAction', '--set', f'env_processes={str(processes).lower()}')
+  line, err = _error_line(capfd)
+  assert code == 1
+  assert re.search(r'env \d+ gave an action mask with no valid action at step 3 of its '
+                   r'episode: \[0, 0, 0, 0, 0\] \(for Discrete\(5\)\)', line), line
+  assert 'Traceback' not in err
+
+
+def test_a_mask_of_the_wrong_size_is_named_at_start_up(tmp_path, capfd):
+  assert _main(tmp_path, 'WrongMaskShape') == 1
+  line, _ = _error_line(capfd)
+  assert 'gave an action mask of shape (4,); its action space Discrete(5) needs 5' in line
+
+
+def test_a_loaded_policy_takes_a_mask_also_where_its_env_gives_none(tmp_path):
+  import agents
+  assert _main(tmp_path, 'PickValid', '--timestamp', 'masked') == 0
+  policy = agents.load_policy(str(tmp_path / 'masked-cartpole'))
+  env = policy.make_env()
+  observ, _ = env.reset(seed=0)                     # Ends with the env's mask.
+  valid = set(np.flatnonzero(observ[5:]))
+  assert policy(observ) in valid
+  for only in range(5):                             # The mask argument decides.
+    assert policy(observ[:5], mask=np.eye(5)[only]) == only
+  with pytest.raises(ValueError, match='pass policy\\(observ, mask=...\\)'):
+    policy(observ[:5])
+  assert _main(tmp_path, 'CopyTargets', '--timestamp', 'plain') == 0
+  policy = agents.load_policy(str(tmp_path / 'plain-cartpole'))
+  observ, _ = policy.make_env().reset(seed=0)
+  mask = np.array([0, 0, 1, 0, 1, 0, 0])            # Dimension 0: 2; dimension 1: 1.
+  np.testing.assert_array_equal(policy(np.stack([observ] * 3), mask=mask), [[2, 1]] * 3)
+  with pytest.raises(ValueError, match='a mask of 7 entries'):
+    policy(observ, mask=np.ones(3))
+
+
+# Users' own networks: network=module:function.
+
+def _readme_network():
+  readme = open(os.path.join(os.path.dirname(__file__), '..', '..', 'README.md')).read()
+  section = readme.split('## Your own network', 1)[1]
+  code = section.split('# my_networks.py\n', 1)[1].split('PYTHONPATH=.', 1)[0]
+  return '\n'.join(line[4:] for line in code.splitlines())
+
+
+def test_the_readmes_own_network_trains_and_its_policy_loads(tmp_path, monkeypatch):
+  import agents
+  (tmp_path / 'my_networks.py').write_text(_readme_network())
+  monkeypatch.syspath_prepend(str(tmp_path))
+  assert _main(tmp_path, 'CopyTargets', '--set', 'network=my_networks:wide') == 0
+  policy = agents.load_policy(str(tmp_path / 'run-cartpole'))
+  params = policy._learner.params['params']
+  assert params['Dense_1']['kernel'].shape == (7, 256)       # The README's layers,
+  assert set(params) >= {'value_in', 'value_out'}
+  observ, _ = policy.make_env().reset(seed=0)
+  assert policy(observ).shape == (2,)                         # in MultiDiscrete([3 4]).
+
+
+def test_a_network_sees_a_dict_observations_parts(tmp_path):
+  from tests import user_networks
+  user_networks.SEEN.clear()
+  assert _main(tmp_path, 'DictPick', '--set', 'network=tests.user_networks:by_parts') == 0
+  assert user_networks.SEEN[0] == {'goal': (1, 4, 3), 'grid': (1, 4, 2, 2)}
+
+
+@pytest.mark.parametrize('network, message', [
+    ('nowhere_module:net', "network=nowhere_module:net: cannot import the module 'nowhere_module'"),
+    ('tests.user_networks:missing', "has no function 'missing'"),
+    ('tests.user_networks:not_a_module', 'network=tests.user_networks:not_a_module returned '
+                                         'str with no init, no apply'),
+    ('feed_forwardd', "Unknown network 'feed_forwardd'. Known: "),
+])
+def test_a_network_that_cannot_be_used_is_one_line(tmp_path, capfd, network, message):
+  assert _main(tmp_path, 'Chain', '--set', f'network={network}') == 2
+  err = capfd.readouterr().err
+  assert message in err, err
+  assert 'Traceback' not in err

@@ -7,7 +7,10 @@ normalized with streaming statistics and rewards scaled by their running
 std; the statistics stay fixed during a rollout and its update (so the
 stored log-probabilities match the policy being improved) and absorb the
 rollout afterwards. Actions live in [-1, 1] inside the algorithm and are
-mapped to the env's finite Box bounds.
+mapped to the env's finite Box bounds. Where the env gives an action mask (the
+last `spec.mask_size` entries of its observation), the network sees the rest,
+and the mask of each step excludes invalid actions when acting and in the
+loss (log-probabilities, entropy, KL).
 
 The learning rate is `learning_rate x learner.lr_scale`. With
 `anneal_steps` (the run's budget when annealing) the scale falls linearly to 0,
@@ -36,7 +39,7 @@ from agents.algorithms.ppo.state import (FAILURES, Batch, Choice, Learner, PPOSt
                                          Rollout, empty_metrics, failure_bits)
 from agents.core.algorithm import Algorithm, Transition
 from agents.core.in_graph_env import EnvSpec
-from agents.parts import normalize
+from agents.parts import distributions, normalize
 
 __all__ = ['PPO', 'PPOConfig', 'PPOState', 'Learner', 'OBJECTIVES', 'FAILURES']
 
@@ -72,15 +75,16 @@ class PPO(Algorithm):
   def init(self, key: jax.Array, env_spec: EnvSpec, num_agents: int) -> PPOState:
     params_key, learner_key, sample_key = jax.random.split(key, 3)
     observ = jnp.zeros((1, num_agents) + env_spec.observ_shape, jnp.float32)
+    seen = env_spec.split_observ(observ)[0]
     first = jnp.ones((1, num_agents), bool)
     state = jnp.zeros((num_agents, self._network.state_size), jnp.float32)
-    params = self._network.init(params_key, observ, first, state)
-    policy, _, _ = self._network.apply(params, observ, first, state)
+    params = self._network.init(params_key, seen, first, state)
+    policy, _, _ = self._network.apply(params, seen, first, state)
     policy = jax.tree_util.tree_map(lambda x: x[0], policy)
     action = policy.sample(sample_key)
     learner = Learner(
         params=params, opt_state=self._optimizer.init(params),
-        observ_norm=normalize.init(env_spec.observ_shape),
+        observ_norm=normalize.init(env_spec.policy_observ_shape),
         reward_norm=normalize.init(()),
         kl_coef=jnp.asarray(self._config.kl_init_coef, jnp.float32),
         updates=jnp.zeros((), jnp.int32),
@@ -111,10 +115,12 @@ class PPO(Algorithm):
   def perform(self, state: PPOState, observ: jax.Array, key: jax.Array,
               training: bool) -> tuple[PPOState, jax.Array]:
     learner = state.learner
+    observ, mask = state.spec.split_observ(observ)
     normalized = self._normalize_observ(learner, observ)
     policy, _, net_state = self._network.apply(
         learner.params, normalized[None], state.first[None], state.net_state)
     policy = jax.tree_util.tree_map(lambda x: x[0], policy)
+    policy = _masked(policy, mask, state.spec)
     action = policy.sample(key) if training else policy.mode()
     last = Choice(action=action, log_prob=policy.log_prob(action),
                   policy=policy, net_state=state.net_state)
@@ -196,18 +202,20 @@ class PPO(Algorithm):
   def _train(self, state: PPOState) -> PPOState:
     """Train on the full rollout, then let the normalizers absorb it."""
     config, learner, rollout = self._config, state.learner, state.rollout
-    data = self._prepare(learner, rollout)
+    data = self._prepare(learner, rollout, state.spec)
     key, epochs_key = jax.random.split(learner.key)
     lr_scale, next_lr_scale = self._lr_scales(learner, rollout.reward.size)
 
     def update_epoch(carry, epoch_key):
-      return self._update_epoch(carry, data, epoch_key, learner.kl_coef, lr_scale)
+      return self._update_epoch(carry, data, epoch_key, learner.kl_coef, lr_scale,
+                                state.spec)
 
     (params, opt_state), epoch_metrics = jax.lax.scan(
         update_epoch, (learner.params, learner.opt_state),
         jax.random.split(epochs_key, config.update_epochs))
     policy, _, _ = self._network.apply(params, data.observ, data.first,
                                        data.start_state)
+    policy = _masked(policy, data.mask, state.spec)
     kl = data.policy.kl(policy).mean()
     kl_coef = learner.kl_coef
     if config.objective == 'kl_penalty':
@@ -222,7 +230,8 @@ class PPO(Algorithm):
         params=params, opt_state=opt_state, kl_coef=kl_coef,
         updates=learner.updates + 1, key=key,
         lr_scale=next_lr_scale,
-        observ_norm=normalize.update(learner.observ_norm, rollout.observ),
+        observ_norm=normalize.update(learner.observ_norm,
+                                     state.spec.split_observ(rollout.observ)[0]),
         reward_norm=normalize.update(learner.reward_norm, rollout.reward))
     failure = failure_bits(epoch_metrics, trained)
     learner = jax.tree_util.tree_map(
@@ -254,7 +263,7 @@ class PPO(Algorithm):
     parts = [name for bit, name in FAILURES.items() if failure & bit]
     return ' and '.join(parts)
 
-  def _prepare(self, learner: Learner, rollout: Rollout) -> Batch:
+  def _prepare(self, learner: Learner, rollout: Rollout, spec: EnvSpec) -> Batch:
     """Normalized inputs, advantages and returns, time-major [time, batch].
 
     Values come from whole sequences that start from the rollout's first
@@ -262,8 +271,9 @@ class PPO(Algorithm):
     """
     config = self._config
     start_state = rollout.net_state[0]
-    observ = self._normalize_observ(learner, rollout.observ)
-    next_observ = self._normalize_observ(learner, rollout.next_observ)
+    observ, mask = spec.split_observ(rollout.observ)
+    observ = self._normalize_observ(learner, observ)
+    next_observ = self._normalize_observ(learner, spec.split_observ(rollout.next_observ)[0])
     apply = lambda o: self._network.apply(
         learner.params, o, rollout.first, start_state)[1]
     value, next_value = apply(observ), apply(next_observ)
@@ -275,10 +285,10 @@ class PPO(Algorithm):
     return Batch(observ=observ, first=rollout.first, action=rollout.action,
                  log_prob=rollout.log_prob, policy=rollout.policy,
                  advantage=advantage, returns=returns, start_state=start_state,
-                 net_state=rollout.net_state)
+                 net_state=rollout.net_state, mask=mask)
 
   def _update_epoch(self, carry: tuple, data: Batch, key: jax.Array,
-                    kl_coef: jax.Array, lr_scale: jax.Array
+                    kl_coef: jax.Array, lr_scale: jax.Array, spec: EnvSpec
                     ) -> tuple[tuple, dict]:
     """One pass over the rollout in `num_minibatches` shuffled minibatches.
 
@@ -300,7 +310,7 @@ class PPO(Algorithm):
       minibatch = jax.tree_util.tree_map(lambda x: x[:, indices], sequences)
       minibatch = minibatch.replace(start_state=start_state[indices])
       grads, metrics = jax.grad(self._loss, has_aux=True)(
-          params, minibatch, kl_coef)
+          params, minibatch, kl_coef, spec)
       metrics['grad_norm'] = optax.tree.norm(grads)
       updates, opt_state = self._optimizer.update(grads, opt_state, params)
       updates = jax.tree_util.tree_map(lambda u: u * lr_scale, updates)
@@ -308,11 +318,12 @@ class PPO(Algorithm):
 
     return jax.lax.scan(update_minibatch, carry, order)
 
-  def _loss(self, params: Any, batch: Batch, kl_coef: jax.Array
+  def _loss(self, params: Any, batch: Batch, kl_coef: jax.Array, spec: EnvSpec
             ) -> tuple[jax.Array, dict]:
     config = self._config
     policy, value, _ = self._network.apply(
         params, batch.observ, batch.first, batch.start_state)
+    policy = _masked(policy, batch.mask, spec)
     log_prob = policy.log_prob(batch.action)
     kl = batch.policy.kl(policy)
     if config.objective == 'clip':
@@ -347,6 +358,11 @@ def chunk(data: Batch, length: int) -> tuple[Batch, jax.Array]:
       data.replace(start_state=None, net_state=None))
   start_state = data.net_state[::length].reshape(chunks * batch, -1)
   return sequences, start_state
+
+
+def _masked(policy: Any, mask: jax.Array | None, spec: EnvSpec) -> Any:
+  """The policy with the actions the env's mask forbids excluded."""
+  return distributions.masked(policy, mask, spec.action_nvec)
 
 
 def _param_labels(params: Any) -> Any:

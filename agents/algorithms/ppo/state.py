@@ -74,6 +74,8 @@ class Batch:
   returns: jax.Array
   start_state: jax.Array
   net_state: jax.Array      # [time, batch, state_size], as collected.
+  mask: Any = None          # [time, batch, mask_size] bool: the env's action
+                            # mask of each step (None: the env gives none).
 
 
 @flax.struct.dataclass
