@@ -9,6 +9,9 @@ An in-graph env is a set of functions over a batch state (`EnvState`):
 `reset` and `step` are traceable: they run inside `jax.jit` and `lax.scan`.
 `init` runs in Python at the start of a phase. The algorithm and `simulate`
 cannot tell a host-bridged env (`InGraphBatchEnv`) from a JAX-native one.
+An env with invalid-action masks sets `spec.mask_size` and ends every
+observation with its mask (1 = valid), so that the mask is part of the state
+the algorithm sees.
 """
 
 from __future__ import annotations
