@@ -23,13 +23,14 @@ __all__ = ['train', 'load_policy', 'ConfigError', 'TrainingFailed']
 def train(config: str = 'pendulum', logdir: str = './logdir',
           seed: int | None = None, timestamp: str | None = None,
           env_processes: bool | None = None, quiet: bool = True,
-          on_report: Callable[[Report], None] | None = None,
+          on_report: Callable[[Report], Any] | None = None,
           **values: Any) -> RunOutcome:
   """Train a named config; returns the RunOutcome (`run_dir`, `final_eval`).
 
   values: config keys and values (`steps=65_536`), checked as `--set` values
   are. A `timestamp` of an existing run resumes it. `on_report` is called
-  with every report (a `Report`). Raises ConfigError (and the other
+  with every report (a `Report`); when it returns True the run stops there
+  (a checkpoint at the stop, exit as after its budget). Raises ConfigError (and the other
   UsageErrors) for bad input and TrainingFailed when the run does not finish.
   """
   if seed is not None:
@@ -53,9 +54,10 @@ def train(config: str = 'pendulum', logdir: str = './logdir',
   return outcome
 
 
-def _both(*callbacks: Callable[[Report], None] | None) -> Callable[[Report], None]:
+def _both(*callbacks: Callable[[Report], Any] | None) -> Callable[[Report], bool]:
+  """One callback for all; True when any of them returned True (stop)."""
   chosen = [callback for callback in callbacks if callback]
-  return lambda report: [callback(report) for callback in chosen] and None
+  return lambda report: any([callback(report) is True for callback in chosen])
 
 
 def load_policy(run_dir: str, checkpoint: str | None = None,

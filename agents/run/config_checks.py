@@ -28,6 +28,7 @@ OPTIONAL_TYPES = {
     'reward_clip': float,
     'observ_keep': list,
     'ray_address': str,
+    'stop_score': float,
 }
 
 # Keys that decide the shapes of the parameters and normalizers: a resumed run
@@ -173,6 +174,11 @@ def validate(config: AttrDict, network_names: Collection[str] | None = None) -> 
       _require_number(config, key, positive=True)
   for key in _NON_NEGATIVE_FLOATS:
     _require_number(config, key, positive=False)
+  stop_score = config.stop_score
+  if stop_score is not None and (isinstance(stop_score, bool) or not isinstance(
+      stop_score, (int, float)) or not math.isfinite(stop_score)):
+    raise ConfigError(f'stop_score must be a number (the eval mean score to stop at) '
+                      f'or null, got {stop_score!r}.')
   _require_range(config, 'discount', 0.0, 1.0, low_open=True)
   _require_range(config, 'lambda_', 0.0, 1.0)
   _require_number(config, 'kl_cutoff_factor', positive=True)

@@ -23,7 +23,7 @@ from agents.run.catalog import Catalog
 from agents.run.outcome import RunOutcome
 from agents.run.run_dir import CONFIG_FILE, RunDir
 
-ReportCallback = Callable[[Report], None]
+ReportCallback = Callable[[Report], Any]   # Returning True stops the run.
 StartCallback = Callable[[int, int], None]
 ProgressCallback = Callable[[int], None]
 

@@ -34,9 +34,10 @@ def read_run(run_dir: str, catalog: Catalog, checkpoint_path: str | None = None
   """(config, config name, checkpoint path) of a run directory.
 
   Without `checkpoint_path`, the newest intact checkpoint (a damaged one is
-  moved aside with a warning, as a resume would).
+  moved aside with a warning, as a resume would); 'best': that of the best
+  evaluation (checkpoints/best/).
   """
-  from agents.run import checkpoint
+  from agents.run import best, checkpoint
   if not os.path.isdir(run_dir):
     raise PolicyLoadError(f"No run directory '{run_dir}'.")
   config_path = os.path.join(run_dir, 'config.yaml')
@@ -48,7 +49,13 @@ def read_run(run_dir: str, catalog: Catalog, checkpoint_path: str | None = None
   except UsageError as error:
     raise PolicyLoadError(str(error)) from None
   name = config_name_of(run_dir)
-  if checkpoint_path is None:
+  if checkpoint_path == best.BEST:
+    checkpoint_path = best.path(os.path.join(run_dir, 'checkpoints'))
+    if checkpoint_path is None:
+      raise PolicyLoadError(
+          f"'{run_dir}' has no best checkpoint (checkpoints/best/ is written at each "
+          'evaluation that beats the earlier ones): train until an evaluation ends.')
+  elif checkpoint_path is None:
     checkpoint_path = checkpoint.latest_intact(os.path.join(run_dir, 'checkpoints'))
     if checkpoint_path is None:
       raise PolicyLoadError(

@@ -21,7 +21,7 @@ from agents.core.reports import Report
 from agents.errors import (EXIT_FAILURE, EXIT_OK, CheckpointError, EnvError,
                            TrainingDiverged)
 from agents.parts.attr_dict import AttrDict
-from agents.run import build, checkpoint
+from agents.run import best, build, checkpoint
 from agents.run.catalog import Catalog
 from agents.run.outcome import RunOutcome
 from agents.run.resume import RunTarget, resume, seed_slice
@@ -147,14 +147,26 @@ class _Session:
     self.last_eval: list[Report | None] = [None] * len(targets)
     self.stop = StopSignals.current()
     self._on_report = on_report
+    self.loop: Loop | None = None
+    self.best: list[best.BestCheckpoint] = []
+    self.reached: list[bool] = [False] * len(targets)   # stop_score, per seed.
+    self.asked_to_stop = False                            # on_report returned True.
+
+  def should_stop(self) -> bool:
+    return bool(self.stop.requested) or self.asked_to_stop or all(self.reached)
 
   def on_report(self, report: Report) -> None:
     index = report.seed_index or 0
     self.summaries[index].report(report)
     if report.phase == 'eval':
       self.last_eval[index] = report
-    if index == 0:
-      self._on_report(report)
+      target = self.targets[index]
+      self.best[index].offer(
+          report, lambda: seed_slice(self.loop.state, index, self.seeded).to_state_dict(),
+          target.config.to_yaml())
+      self.reached[index] |= best.reached(report, target.config.stop_score)
+    if index == 0 and self._on_report(report) is True:
+      self.asked_to_stop = True
 
   def on_metrics(self, phase: str, step: int, metrics: dict) -> None:
     for index, summary in enumerate(self.summaries):
@@ -188,7 +200,7 @@ class _Session:
       checkpoint.remove_temporaries(target.run_dir.checkpoints)  # Left by a killed save.
     callbacks = dict(on_report=self.on_report, on_metrics=self.on_metrics,
                      on_checkpoint=self.on_checkpoint,
-                     should_stop=lambda: bool(self.stop.requested),
+                     should_stop=self.should_stop,
                      on_progress=self.on_progress)
     key = (jax.vmap(jax.random.PRNGKey)(jnp.asarray([t.config.seed for t in self.targets]))
            if self.seeded else jax.random.PRNGKey(config.seed))
@@ -196,6 +208,7 @@ class _Session:
       loop, _, envs = make_loop(config, key, self.catalog, callbacks)
     except EnvError as error:
       return [_failed(first, f'the environments could not start: {error}')]
+    self.loop = loop
     self.stop.reclaim()   # Ray, when it started here, installs handlers of its own.
     try:
       try:
@@ -224,8 +237,9 @@ class _Session:
       self.summaries.append(Summaries(target.run_dir.path, resume_step=loop.step))
       # A finished run resumed trains no further: its last evaluation stands.
       evals = [report for report in read_reports(target.run_dir.file(METRICS_FILE))
-               if report.phase == 'eval']
+               if report.phase == 'eval' and report.step <= loop.step]
       self.last_eval[index] = evals[-1] if evals else None
+      self.best.append(best.BestCheckpoint(target.run_dir.checkpoints, evals))
     if self.seeded:
       devices = len(jax.devices())
       hint = ''
@@ -270,7 +284,12 @@ class _Session:
                  f'{evaluation.episodes} episodes')
     else:
       summary = 'no eval episode completed'
-    return RunOutcome(EXIT_OK, path, f'Done at step {loop.step:,}: {summary}. Run '
+    done = 'Done'
+    if loop.step < target.config.steps and all(self.reached):
+      done = f'Reached stop_score {target.config.stop_score:g}'
+    elif loop.step < target.config.steps and self.asked_to_stop:
+      done = 'Stopped by on_report'
+    return RunOutcome(EXIT_OK, path, f'{done} at step {loop.step:,}: {summary}. Run '
                       f'written to {path}', evaluation)
 
 

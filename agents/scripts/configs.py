@@ -23,8 +23,7 @@ def default() -> AttrDict:
       env_backend='gymnasium',     # gymnasium (host envs), envpool (C++ threads; the
                                    # `envpool` extra) or gymnax (in-graph).
       max_length=None,             # Cap on episode length; None: the env's own.
-      observ_keep=None,            # Indices of the observation entries agents see
-                                   # (partial observability); None: all.
+      observ_keep=None,            # Observation entries agents see (partial view); None: all.
       num_agents=32,               # Envs stepped as one training batch.
       env_processes=False,         # Step the training envs in worker processes.
       process_backend='worker',    # worker (several envs per process), process (one
@@ -41,6 +40,7 @@ def default() -> AttrDict:
       report_every=4_096,          # Training steps between progress reports.
       log_every=16_384,            # Training steps between metric writes.
       checkpoint_every=32_768,     # Training steps between checkpoints.
+      stop_score=None,             # Stop at the first eval scoring at least this; None: never.
       # Network.
       network='feed_forward',      # Head from the action space; see scripts/networks.py.
       policy_layers=[64, 64],      # Hidden layer sizes of the policy (tanh).

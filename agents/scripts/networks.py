@@ -98,6 +98,10 @@ def _gru_torso(module: nn.Module, observ: jax.Array, first: jax.Array,
   """The recurrent policies' MLP and GRU over time, as submodules of `module`
   ('policy_input', 'policy_gru'): the new state and the hidden features."""
   hidden = MLP(module.policy_layers, name='policy_input')(observ)
+  if observ.shape[0] == 1:   # One step (acting): no scan, the same parameters.
+    state, output = _ResettingGRU(module.state_size, name='policy_gru')(
+        state, (hidden[0], first[0]))
+    return state, output[None]
   scan = nn.scan(_ResettingGRU, variable_broadcast='params',
                  split_rngs={'params': False}, in_axes=0, out_axes=0)
   return scan(module.state_size, name='policy_gru')(state, (hidden, first))

@@ -124,9 +124,8 @@ def _train(args: argparse.Namespace, catalog: Any, progress: Progress) -> list[R
 def main(argv: Sequence[str] | None = None) -> int:
   parser = make_parser()
   args = parser.parse_args(argv)
-  catalog = configs.catalog()
   if args.list:
-    described = catalog.describe()
+    described = configs.catalog().describe()
     width = max(len(name) for name, _ in described)
     for name, description in described:
       print(f'{name:{width}s}  {description}')
@@ -134,8 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
   if not args.logdir or not args.config:
     parser.error('--logdir and --config are required (or --list).')
   logs.to_console()
-  progress = Progress(args.quiet)
-  with StopSignals():   # SIGINT and SIGTERM stop the run, start-up included.
+  # SIGINT and SIGTERM stop the run, start-up (importing JAX) included.
+  with StopSignals():
+    catalog = configs.catalog()
+    progress = Progress(args.quiet)
     try:
       outcomes = _train(args, catalog, progress)
     except errors.AgentsError as error:

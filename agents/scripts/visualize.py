@@ -132,7 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                       help='Directory of one run: <logdir>/<timestamp>-<config>.')
   parser.add_argument('--outdir', required=True, help='Where videos go.')
   parser.add_argument('--checkpoint', default=None,
-                      help='A checkpoint file to load (default: the latest).')
+                      help="A checkpoint file, or best (the best evaluation's); "
+                      'default: the latest.')
   parser.add_argument('--num_episodes', type=_positive, default=5)
   parser.add_argument('--format', choices=('mp4', 'gif'), default='mp4')
   parser.add_argument('--fps', type=_positive, default=30)

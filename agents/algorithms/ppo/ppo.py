@@ -114,13 +114,8 @@ class PPO(Algorithm):
 
   def perform(self, state: PPOState, observ: jax.Array, key: jax.Array,
               training: bool) -> tuple[PPOState, jax.Array]:
-    learner = state.learner
-    observ, mask = state.spec.split_observ(observ)
-    normalized = self._normalize_observ(learner, observ)
-    policy, _, net_state = self._network.apply(
-        learner.params, normalized[None], state.first[None], state.net_state)
-    policy = jax.tree_util.tree_map(lambda x: x[0], policy)
-    policy = _masked(policy, mask, state.spec)
+    policy, net_state = self._policy(state.learner, state.spec, observ, state.first,
+                                     state.net_state)
     action = policy.sample(key) if training else policy.mode()
     last = Choice(action=action, log_prob=policy.log_prob(action),
                   policy=policy, net_state=state.net_state)
@@ -164,7 +159,26 @@ class PPO(Algorithm):
     metrics['mode'] = rollout.policy.mode()
     return metrics
 
+  def act(self, learner: Learner, spec: EnvSpec, observ: jax.Array,
+          net_state: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """The deterministic action (the mode, in the env's bounds) of `observ`
+    [batch, *observ_shape] and the next recurrent state: the policy alone, as
+    evaluation runs it, for export. A zero `net_state` starts an episode."""
+    first = jnp.zeros(observ.shape[:1], bool)
+    policy, net_state = self._policy(learner, spec, observ, first, net_state)
+    return self._env_action(spec, policy.mode()), net_state
+
   # Helpers ----------------------------------------------------------------
+
+  def _policy(self, learner: Learner, spec: EnvSpec, observ: jax.Array,
+              first: jax.Array, net_state: jax.Array) -> tuple[Any, jax.Array]:
+    """The masked action distribution [batch] of one step, and the next state."""
+    observ, mask = spec.split_observ(observ)
+    normalized = self._normalize_observ(learner, observ)
+    policy, _, net_state = self._network.apply(
+        learner.params, normalized[None], first[None], net_state)
+    policy = jax.tree_util.tree_map(lambda x: x[0], policy)
+    return _masked(policy, mask, spec), net_state
 
   def _normalize_observ(self, learner: Learner, observ: jax.Array) -> jax.Array:
     if not self._config.normalize_observ:
