@@ -29,6 +29,7 @@ OPTIONAL_TYPES = {
     'observ_keep': list,
     'ray_address': str,
     'stop_score': float,
+    'track': str,
 }
 
 # Keys that decide the shapes of the parameters and normalizers: a resumed run
@@ -179,6 +180,8 @@ def validate(config: AttrDict, network_names: Collection[str] | None = None) -> 
       stop_score, (int, float)) or not math.isfinite(stop_score)):
     raise ConfigError(f'stop_score must be a number (the eval mean score to stop at) '
                       f'or null, got {stop_score!r}.')
+  from agents.run import tracking
+  tracking.check(config.track)
   _require_range(config, 'discount', 0.0, 1.0, low_open=True)
   _require_range(config, 'lambda_', 0.0, 1.0)
   _require_number(config, 'kl_cutoff_factor', positive=True)

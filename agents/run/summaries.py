@@ -1,4 +1,5 @@
-"""Where reports and metrics go: TensorBoard event files and metrics.jsonl."""
+"""Where reports and metrics go: TensorBoard event files, metrics.jsonl, and a
+tracker (W&B or MLflow) where the run has one."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from agents.core.reports import Report
-from agents.run import metrics_file
+from agents.run import metrics_file, tracking
 from agents.run.run_dir import METRICS_FILE
 
 
@@ -22,7 +23,8 @@ class Summaries:
   run writes them again.
   """
 
-  def __init__(self, logdir: str, resume_step: int | None = None) -> None:
+  def __init__(self, logdir: str, resume_step: int | None = None,
+               tracker: Any = None) -> None:
     from tensorboardX import SummaryWriter
     _route_writer_thread_errors()
     self._logdir = logdir
@@ -31,6 +33,7 @@ class Summaries:
     path = os.path.join(logdir, METRICS_FILE)
     metrics_file.keep_until(path, resume_step or 0)
     self._jsonl = open(path, 'a')
+    self._tracker = tracker          # W&B or MLflow (agents.run.tracking), or None.
 
   def _writer(self, phase: str) -> Any:
     if phase not in self._writers:
@@ -48,6 +51,8 @@ class Summaries:
       if value is not None and np.isfinite(value):
         writer.add_scalar(name, value, report.step)
     writer.flush()
+    if self._tracker is not None:
+      self._tracker.log(tracking.report_values(report), report.step)
 
   def metrics(self, phase: str, step: int, metrics: dict) -> None:
     """Scalars as scalars, larger arrays as histograms of their finite values."""
@@ -61,11 +66,15 @@ class Summaries:
         if finite.size:
           writer.add_histogram(f'algorithm/{name}', finite.ravel(), step)
     writer.flush()
+    if self._tracker is not None:
+      self._tracker.log(tracking.metric_values(metrics), step)
 
   def close(self) -> None:
     for writer in self._writers.values():
       writer.close()
     self._jsonl.close()
+    if self._tracker is not None:
+      self._tracker.close()
 
 
 _writer_errors: list[OSError] = []

@@ -21,7 +21,7 @@ from agents.core.reports import Report
 from agents.errors import (EXIT_FAILURE, EXIT_OK, CheckpointError, EnvError,
                            TrainingDiverged)
 from agents.parts.attr_dict import AttrDict
-from agents.run import best, build, checkpoint
+from agents.run import best, build, checkpoint, tracking
 from agents.run.catalog import Catalog
 from agents.run.outcome import RunOutcome
 from agents.run.resume import RunTarget, resume, seed_slice
@@ -234,7 +234,9 @@ class _Session:
     resume(self.targets, loop)
     for index, target in enumerate(self.targets):
       target.run_dir.write_run_files(target.config.to_yaml())
-      self.summaries.append(Summaries(target.run_dir.path, resume_step=loop.step))
+      self.summaries.append(Summaries(
+          target.run_dir.path, resume_step=loop.step,
+          tracker=tracking.make(target.config.track, target.run_dir.path, target.config)))
       # A finished run resumed trains no further: its last evaluation stands.
       evals = [report for report in read_reports(target.run_dir.file(METRICS_FILE))
                if report.phase == 'eval' and report.step <= loop.step]

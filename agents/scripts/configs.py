@@ -20,8 +20,7 @@ def default() -> AttrDict:
       seed=0,                      # Seeds parameters, envs and sampling.
       # Task.
       env='Pendulum-v1',           # Gymnasium id, or gymnax id with env_backend=gymnax.
-      env_backend='gymnasium',     # gymnasium (host envs), envpool (C++ threads; the
-                                   # `envpool` extra) or gymnax (in-graph).
+      env_backend='gymnasium',     # gymnasium (host envs), envpool (C++ threads) or gymnax.
       max_length=None,             # Cap on episode length; None: the env's own.
       observ_keep=None,            # Observation entries agents see (partial view); None: all.
       num_agents=32,               # Envs stepped as one training batch.
@@ -41,6 +40,7 @@ def default() -> AttrDict:
       log_every=16_384,            # Training steps between metric writes.
       checkpoint_every=32_768,     # Training steps between checkpoints.
       stop_score=None,             # Stop at the first eval scoring at least this; None: never.
+      track=None,                  # Also log to wandb or mlflow (their extras); None: off.
       # Network.
       network='feed_forward',      # Head from the action space; see scripts/networks.py.
       policy_layers=[64, 64],      # Hidden layer sizes of the policy (tanh).

@@ -46,6 +46,8 @@ def make_parser() -> argparse.ArgumentParser:
                       help='Train these seeds side by side in one compiled program '
                            '(in-graph envs, env_backend=gymnax); each seed writes '
                            '<timestamp>-<config>-seed<k>.')
+  parser.add_argument('--track', choices=('wandb', 'mlflow'), default=None,
+                      help='Also log to Weights & Biases or MLflow (as --set track=...).')
   parser.add_argument('--env_processes', type=parse_bool, default=None,
                       metavar='true|false',
                       help='Step the training envs in worker processes.')
@@ -98,6 +100,8 @@ def command_values(args: argparse.Namespace, catalog: Any) -> dict[str, Any]:
     values['seed'] = args.seed
   if args.env_processes is not None:
     values['env_processes'] = args.env_processes
+  if args.track is not None:
+    values['track'] = args.track
   return values
 
 

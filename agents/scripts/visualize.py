@@ -144,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                       help='Keep every k-th frame (a shorter, faster video).')
   parser.add_argument('--downsample', type=_positive, default=1,
                       help='Keep every k-th pixel row and column (smaller files).')
+  parser.add_argument('--track', choices=('wandb', 'mlflow'), default=None,
+                      help="Also add the videos to the run's W&B or MLflow run.")
   args = parser.parse_args(argv)
   from agents.run.policy import read_run
   try:
@@ -161,6 +163,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                mean_return=float(np.mean(stats['returns'])))
   with open(os.path.join(args.outdir, 'stats.json'), 'w') as stream:
     json.dump(stats, stream, indent=2)
+  if args.track:
+    from agents.run import tracking
+    try:
+      tracker = tracking.make(args.track, args.logdir, config)
+    except UsageError as error:
+      print(f'error: {error}', file=sys.stderr)
+      return error.exit_code
+    tracker.videos([os.path.join(args.outdir, v) for v in stats['videos']], args.fps)
+    tracker.close()
   print(f"Mean return {stats['mean_return']:.1f} over {args.num_episodes} "
         f'episodes (checkpoint step {stats["checkpoint_step"]:,}); videos and '
         f'stats.json in {args.outdir}')

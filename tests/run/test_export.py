@@ -71,3 +71,13 @@ def test_export_errors_are_one_line(tmp_path, capfd):
   assert "No run directory" in capfd.readouterr().err
   assert export.main(['--logdir', str(tmp_path), '--out', str(tmp_path)]) == 2
   assert 'is a directory; give a file name' in capfd.readouterr().err
+
+
+def test_onnx_without_the_export_extra_names_it(tmp_path, capfd, monkeypatch):
+  import sys
+  run = agents.train('cartpole', logdir=str(tmp_path), timestamp='x', **TINY)
+  monkeypatch.setitem(sys.modules, 'jax2onnx', None)     # As if not installed.
+  out = tmp_path / 'p.onnx'
+  assert export.main(['--logdir', run.run_dir, '--format', 'onnx', '--out', str(out)]) == 2
+  assert "needs jax2onnx and onnxruntime: pip install -e '.[export]'" in capfd.readouterr().err
+  assert not out.exists()
