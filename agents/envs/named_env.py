@@ -14,13 +14,13 @@ is and its own `render()` is used, with a warning).
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import logging
 from typing import Any, Callable
 
 import gymnasium as gym
 
+from agents import user_code
 from agents.envs import contract
 from agents.errors import ConfigError
 
@@ -74,13 +74,8 @@ def _constructor(env_id: str) -> Callable[..., Any] | None:
   """For 'module:Name' where Name is no registered id: the callable it names."""
   if ':' not in env_id:
     return None
-  module_name, name = env_id.split(':', 1)
-  try:
-    module = importlib.import_module(module_name)
-  except ImportError as error:
-    raise ConfigError(
-        f"env={env_id}: cannot import the module '{module_name}' ({type(error).__name__}: "
-        f'{error}); install it, or add its folder to PYTHONPATH.') from None
+  module, name = user_code.import_module('env', env_id)
+  module_name = module.__name__
   if name in gym.registry:
     return None
   found = getattr(module, name, None)

@@ -10,9 +10,9 @@ handed its algorithm `config.network`.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from typing import Any, Callable, Mapping, Sequence
 
+from agents import user_code
 from agents.errors import ConfigError
 from agents.parts.attr_dict import AttrDict
 
@@ -88,17 +88,10 @@ to the distribution by PPO; the network does not see them."""
 
 
 def _import_network(name: str) -> NetworkFactory:
-  module_name, function_name = name.split(':', 1)
-  try:
-    module = importlib.import_module(module_name)
-  except ImportError as error:
-    raise ConfigError(
-        f"network={name}: cannot import the module '{module_name}' "
-        f'({type(error).__name__}: {error}); install it, or add its folder to '
-        'PYTHONPATH.') from None
+  module, function_name = user_code.import_module('network', name)
   factory = getattr(module, function_name, None)
   if not callable(factory):
-    raise ConfigError(f"network={name}: the module '{module_name}' has no function "
+    raise ConfigError(f"network={name}: the module '{module.__name__}' has no function "
                       f"'{function_name}' (found {type(factory).__name__}).")
   return factory
 

@@ -24,17 +24,14 @@ from typing import Sequence
 from agents import settings
 from agents.errors import EnvError, UsageError
 from agents.scripts import configs
+from agents.scripts.visualize import add_run_arguments
 
 
 def main(argv: Sequence[str] | None = None) -> int:
   parser = argparse.ArgumentParser(
       prog='python -m agents.scripts.export', description=__doc__,
       formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--logdir', required=True,
-                      help='Directory of one run: <logdir>/<timestamp>-<config>.')
-  parser.add_argument('--checkpoint', default=None,
-                      help="A checkpoint file, or best (the best evaluation's); "
-                      'default: the latest.')
+  add_run_arguments(parser)
   parser.add_argument('--format', choices=('onnx', 'stablehlo'), default='onnx')
   parser.add_argument('--out', required=True, help='The file to write.')
   args = parser.parse_args(argv)

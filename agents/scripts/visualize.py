@@ -124,16 +124,21 @@ def _positive(text: str) -> int:
   return value
 
 
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+  """--logdir and --checkpoint: the run and the checkpoint a program reads."""
+  parser.add_argument('--logdir', required=True,
+                      help='Directory of one run: <logdir>/<timestamp>-<config>.')
+  parser.add_argument('--checkpoint', default=None,
+                      help="A checkpoint file, or best (the best evaluation's); "
+                      'default: the latest.')
+
+
 def main(argv: Sequence[str] | None = None) -> int:
   parser = argparse.ArgumentParser(
       prog='python -m agents.scripts.visualize', description=__doc__,
       formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--logdir', required=True,
-                      help='Directory of one run: <logdir>/<timestamp>-<config>.')
+  add_run_arguments(parser)
   parser.add_argument('--outdir', required=True, help='Where videos go.')
-  parser.add_argument('--checkpoint', default=None,
-                      help="A checkpoint file, or best (the best evaluation's); "
-                      'default: the latest.')
   parser.add_argument('--num_episodes', type=_positive, default=5)
   parser.add_argument('--format', choices=('mp4', 'gif'), default='mp4')
   parser.add_argument('--fps', type=_positive, default=30)

@@ -12,7 +12,7 @@ PACKAGE = pathlib.Path(agents.__file__).parent
 
 # Bottom to top (docs/design.md). A module may import its own layer and below.
 LAYERS = {
-    'agents._lazy': 0, 'agents.errors': 0, 'agents.settings': 0,
+    'agents._lazy': 0, 'agents.errors': 0, 'agents.settings': 0, 'agents.user_code': 0,
     'agents.parts': 1,
     'agents.core': 2,
     'agents.envs': 3, 'agents.algorithms': 3, 'agents.testing': 3,

@@ -139,10 +139,9 @@ def test_a_slow_env_moves_the_bar_and_stops_within_seconds(tmp_path):
 
 # Action spaces beyond Box and Discrete: the head comes from the space.
 
-@pytest.mark.parametrize('env', ['CopyTargets', 'CopyBits'])
-def test_multi_discrete_and_multi_binary_envs_learn_with_the_stock_cartpole_config(
-    tmp_path, env):
-  """Ten-step episodes: random play scores ~2.9 (targets) and ~5 (bits), the best 10."""
+def _learn(tmp_path, env):
+  """20,480 steps of the stock cartpole config: the training reports' scores and
+  the final eval's."""
   assert train.main(['--logdir', str(tmp_path), '--config', 'cartpole', '--timestamp', 'run',
                      '--set', f'env=tests.user_envs:{env}', '--set', 'steps=20480',
                      '--set', 'eval_every=20480', '--set', 'eval_steps=1000',
@@ -150,8 +149,15 @@ def test_multi_discrete_and_multi_binary_envs_learn_with_the_stock_cartpole_conf
   with open(tmp_path / 'run-cartpole' / 'metrics.jsonl') as stream:
     reports = [json.loads(line) for line in stream]
   train_scores = [r['mean_score'] for r in reports if r['phase'] == 'train' and r['episodes']]
+  return train_scores, [r for r in reports if r['phase'] == 'eval'][-1]['mean_score']
+
+
+@pytest.mark.parametrize('env', ['CopyTargets', 'CopyBits'])
+def test_multi_discrete_and_multi_binary_envs_learn_with_the_stock_cartpole_config(
+    tmp_path, env):
+  """Ten-step episodes: random play scores ~2.9 (targets) and ~5 (bits), the best 10."""
+  train_scores, final = _learn(tmp_path, env)
   assert train_scores[0] < 8.0                    # It started far from the best...
-  final = [r for r in reports if r['phase'] == 'eval'][-1]['mean_score']
   assert final >= 9.5, final                      # ...and learned to near it.
 
 
@@ -185,15 +191,8 @@ def test_load_policy_of_a_multi_discrete_run_acts_in_its_space(tmp_path):
 @pytest.mark.parametrize('env', ['PickValid', 'PickValidMethod'])
 def test_a_masked_env_learns_and_never_takes_an_invalid_action(tmp_path, env):
   """Random valid play scores 5, the best 7.5; unmasked random play would raise."""
-  assert train.main(['--logdir', str(tmp_path), '--config', 'cartpole', '--timestamp', 'run',
-                     '--set', f'env=tests.user_envs:{env}', '--set', 'steps=20480',
-                     '--set', 'eval_every=20480', '--set', 'eval_steps=1000',
-                     '--quiet']) == 0
-  with open(tmp_path / 'run-cartpole' / 'metrics.jsonl') as stream:
-    reports = [json.loads(line) for line in stream]
-  train_scores = [r['mean_score'] for r in reports if r['phase'] == 'train' and r['episodes']]
+  train_scores, final = _learn(tmp_path, env)
   assert 4.5 < train_scores[0] < 6.0, train_scores  # Like a random *valid* policy.
-  final = [r for r in reports if r['phase'] == 'eval'][-1]['mean_score']
   assert final >= 7.2, final
 
 
