@@ -276,3 +276,29 @@ class DictPick(gym.Env):
     self.steps += 1
     self.goal = int(self.np_random.integers(3))
     return self.observe(), reward, False, self.steps >= 10, {}
+
+
+class BrightSquare(gym.Env):
+  """A 36x36 RGB image (uint8) with a bright 8x8 square in its left or right
+  half: Discrete(2), name the side; 1 per right answer, ten steps. Random play
+  scores 5, the best 10."""
+  observation_space = gym.spaces.Box(0, 255, (36, 36, 3), np.uint8)
+  action_space = gym.spaces.Discrete(2)
+
+  def observe(self):
+    image = self.np_random.integers(0, 40, (36, 36, 3), dtype=np.uint8)
+    row = int(self.np_random.integers(0, 28))
+    column = int(self.np_random.integers(0, 10)) + 18 * self.side
+    image[row:row + 8, column:column + 8] = 255
+    return image
+
+  def reset(self, *, seed=None, options=None):
+    super().reset(seed=seed)
+    self.steps, self.side = 0, int(self.np_random.integers(2))
+    return self.observe(), {}
+
+  def step(self, action):
+    reward = float(int(action) == self.side)
+    self.steps += 1
+    self.side = int(self.np_random.integers(2))
+    return self.observe(), reward, False, self.steps >= 10, {}

@@ -63,6 +63,18 @@ class EnvSpec:
   mask_size: int = 0
   # The parts of a flattened Dict observation, ((name, shape), ...) in order.
   observ_parts: tuple[tuple[str, tuple[int, ...]], ...] | None = None
+  # 'uint8' for images kept as bytes until the network (scaled to [0, 1] there).
+  observ_dtype: str = 'float32'
+
+  @property
+  def image(self) -> bool:
+    """Observations are images (HxWxC or CxHxW): a CNN reads them, and they are
+    scaled instead of normalized."""
+    return len(self.policy_observ_shape) == 3
+
+  @property
+  def observ_jnp_dtype(self) -> Any:
+    return jnp.uint8 if self.observ_dtype == 'uint8' else jnp.float32
 
   @property
   def policy_observ_shape(self) -> tuple[int, ...]:
@@ -122,7 +134,9 @@ class EnvSpec:
     """From Gymnasium or gymnax spaces (see `action_fields`)."""
     observ_shape = tuple(int(d) for d in observation_space.shape)
     parts = getattr(observation_space, 'parts', None)
-    return cls(observ_shape, **action_fields(action_space),
+    dtype = 'uint8' if np.dtype(getattr(observation_space, 'dtype', None) or np.float32
+                                ) == np.uint8 else 'float32'
+    return cls(observ_shape, **action_fields(action_space), observ_dtype=dtype,
                mask_size=int(getattr(observation_space, 'mask_size', 0) or 0),
                observ_parts=tuple((n, tuple(s)) for n, s in parts) if parts else None)
 
@@ -179,7 +193,7 @@ def initial_state(spec: EnvSpec, num_agents: int, inner: Any = ()) -> EnvState:
   """A state in which every agent is done, so that the first step resets all."""
   batch = (num_agents,)
   return EnvState(
-      observ=jnp.zeros(batch + spec.observ_shape, jnp.float32),
+      observ=jnp.zeros(batch + spec.observ_shape, spec.observ_jnp_dtype),
       action=jnp.zeros(batch + spec.action_shape, spec.action_dtype),
       reward=jnp.zeros(batch, jnp.float32),
       terminated=jnp.zeros(batch, bool),

@@ -40,7 +40,8 @@ class InGraphBatchEnv:
     self._episode_steps = np.zeros(self.num_agents, np.int64)
     batch = (self.num_agents,)
     self._observ_struct = jax.ShapeDtypeStruct(batch + self.spec.observ_shape,
-                                               jnp.float32)
+                                               self.spec.observ_jnp_dtype)
+    self._observ_dtype = np.dtype(self._observ_struct.dtype)
     self._step_struct = (
         self._observ_struct,
         jax.ShapeDtypeStruct(batch, jnp.float32),
@@ -100,7 +101,7 @@ class InGraphBatchEnv:
     seeds = [self._pending_seeds[i] for i in indices]
     for i in indices:
       self._pending_seeds[i] = None
-    observ = np.zeros(self._observ_struct.shape, np.float32)
+    observ = np.zeros(self._observ_struct.shape, self._observ_dtype)
     observ[indices] = self._batch_env.reset(indices, seeds)
     self._episode_steps[indices] = 0
     self._check('observation', observ)
@@ -114,7 +115,7 @@ class InGraphBatchEnv:
       self._watcher()
     action = action.astype(self._host_action_dtype, copy=False)
     observ, reward, terminated, truncated, _ = self._batch_env.step(action)
-    observ = np.asarray(observ, np.float32)
+    observ = np.asarray(observ, self._observ_dtype)
     reward = np.asarray(reward, np.float32)
     self._episode_steps += 1
     terminated, truncated = np.asarray(terminated, bool), np.asarray(truncated, bool)

@@ -10,12 +10,14 @@ handed its algorithm `config.network`.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Any, Callable, Mapping, Sequence
 
 from agents import user_code
 from agents.errors import ConfigError
 from agents.parts.attr_dict import AttrDict
 
+LOG = logging.getLogger(__name__)
 NetworkFactory = Callable[[Any, AttrDict], Any]   # (EnvSpec, config) -> flax Module
 
 
@@ -26,6 +28,8 @@ class Catalog:
   default: Callable[[], AttrDict]
   networks: Mapping[str, NetworkFactory]
   aliases: Mapping[str, str] = dataclasses.field(default_factory=dict)
+  # (network, spec) -> one line on its torso and head, logged at start-up.
+  summary: Callable[[Any, Any], str] | None = None
 
   @property
   def network_names(self) -> Sequence[str]:
@@ -66,6 +70,8 @@ class Catalog:
                         'or module:function for your own (see the README).')
     network = factory(spec, config)
     _check_protocol(network, name)
+    if self.summary is not None and name in self.networks:
+      LOG.info('network %s: %s', name, self.summary(network, spec))
     return network
 
 

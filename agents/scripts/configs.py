@@ -245,7 +245,7 @@ def catalog() -> Catalog:
   """These configs and the networks of scripts/networks.py, for the run layer."""
   from agents.scripts import networks
   return Catalog(configs=CONFIGS, default=default, networks=networks.NETWORKS,
-                 aliases=ALIASES)
+                 aliases=ALIASES, summary=networks.summary)
 
 
 def get(name: str) -> AttrDict:

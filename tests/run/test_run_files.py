@@ -47,7 +47,8 @@ def test_a_damaged_config_yaml_is_one_line_naming_it(finished, tmp_path, capsys,
 def test_when_every_checkpoint_is_damaged_the_resume_is_refused(finished, tmp_path, capsys):
   run = _copy(finished, tmp_path)
   for name in os.listdir(run / 'checkpoints'):
-    (run / 'checkpoints' / name).write_bytes(b'agents-checkpoint 1 sha256=00\nbroken')
+    if (run / 'checkpoints' / name).is_file():       # checkpoints/best/ is a folder.
+      (run / 'checkpoints' / name).write_bytes(b'agents-checkpoint 1 sha256=00\nbroken')
   history = (run / 'metrics.jsonl').read_text()
   assert _train(tmp_path, '--set', 'steps=192') == 2
   err = capsys.readouterr().err

@@ -281,3 +281,27 @@ def test_a_network_that_cannot_be_used_is_one_line(tmp_path, capfd, network, mes
   err = capfd.readouterr().err
   assert message in err, err
   assert 'Traceback' not in err
+
+
+# Image observations: a CNN torso from the observation space, bytes kept as bytes.
+
+def test_an_image_env_learns_with_a_cnn_torso_and_no_config_change(tmp_path, capfd):
+  """36x36 RGB (uint8): random play scores 5, the best 10."""
+  assert train.main(['--logdir', str(tmp_path), '--config', 'cartpole', '--timestamp', 'run',
+                     '--set', 'env=tests.user_envs:BrightSquare', '--set', 'num_agents=16',
+                     '--set', 'update_every=64', '--set', 'update_epochs=4',
+                     '--set', 'num_minibatches=4', '--set', 'steps=8192',
+                     '--set', 'eval_every=8192', '--set', 'eval_steps=200']) == 0
+  err = capfd.readouterr().err
+  assert ('network feed_forward: CNN torso on uint8 images 36x36x3 observations, '
+          'categorical head for Discrete(2) actions') in err
+  with open(tmp_path / 'run-cartpole' / 'metrics.jsonl') as stream:
+    reports = [json.loads(line) for line in stream]
+  assert [r for r in reports if r['phase'] == 'eval'][-1]['mean_score'] >= 9.0
+  import agents
+  policy = agents.load_policy(str(tmp_path / 'run-cartpole'))
+  assert policy.spec.observ_dtype == 'uint8' and policy.spec.image
+  params = policy._learner.params['params']
+  assert params['policy_torso']['conv_0']['kernel'].shape == (8 * 8 * 3, 32)   # Nature-CNN.
+  observ, _ = policy.make_env().reset(seed=0)
+  assert policy(observ) in (0, 1)

@@ -74,8 +74,8 @@ class PPO(Algorithm):
 
   def init(self, key: jax.Array, env_spec: EnvSpec, num_agents: int) -> PPOState:
     params_key, learner_key, sample_key = jax.random.split(key, 3)
-    observ = jnp.zeros((1, num_agents) + env_spec.observ_shape, jnp.float32)
-    seen = env_spec.split_observ(observ)[0]
+    observ = jnp.zeros((1, num_agents) + env_spec.observ_shape, env_spec.observ_jnp_dtype)
+    seen = self._normalize_observ(None, env_spec, env_spec.split_observ(observ)[0])
     first = jnp.ones((1, num_agents), bool)
     state = jnp.zeros((num_agents, self._network.state_size), jnp.float32)
     params = self._network.init(params_key, seen, first, state)
@@ -174,15 +174,20 @@ class PPO(Algorithm):
               first: jax.Array, net_state: jax.Array) -> tuple[Any, jax.Array]:
     """The masked action distribution [batch] of one step, and the next state."""
     observ, mask = spec.split_observ(observ)
-    normalized = self._normalize_observ(learner, observ)
+    normalized = self._normalize_observ(learner, spec, observ)
     policy, _, net_state = self._network.apply(
         learner.params, normalized[None], first[None], net_state)
     policy = jax.tree_util.tree_map(lambda x: x[0], policy)
     return _masked(policy, mask, spec), net_state
 
-  def _normalize_observ(self, learner: Learner, observ: jax.Array) -> jax.Array:
-    if not self._config.normalize_observ:
-      return observ
+  def _normalize_observ(self, learner: Learner | None, spec: EnvSpec,
+                        observ: jax.Array) -> jax.Array:
+    """Streaming normalization; images are scaled to [0, 1] (bytes) instead."""
+    if spec.image:
+      scale = 1 / 255 if spec.observ_dtype == 'uint8' else 1.0
+      return observ.astype(jnp.float32) * scale
+    if not self._config.normalize_observ or learner is None:
+      return observ.astype(jnp.float32)
     return normalize.normalize(learner.observ_norm, observ,
                                clip=self._config.observ_clip)
 
@@ -244,8 +249,8 @@ class PPO(Algorithm):
         params=params, opt_state=opt_state, kl_coef=kl_coef,
         updates=learner.updates + 1, key=key,
         lr_scale=next_lr_scale,
-        observ_norm=normalize.update(learner.observ_norm,
-                                     state.spec.split_observ(rollout.observ)[0]),
+        observ_norm=learner.observ_norm if state.spec.image else normalize.update(
+            learner.observ_norm, state.spec.split_observ(rollout.observ)[0]),
         reward_norm=normalize.update(learner.reward_norm, rollout.reward))
     failure = failure_bits(epoch_metrics, trained)
     learner = jax.tree_util.tree_map(
@@ -286,8 +291,9 @@ class PPO(Algorithm):
     config = self._config
     start_state = rollout.net_state[0]
     observ, mask = spec.split_observ(rollout.observ)
-    observ = self._normalize_observ(learner, observ)
-    next_observ = self._normalize_observ(learner, spec.split_observ(rollout.next_observ)[0])
+    observ = self._normalize_observ(learner, spec, observ)
+    next_observ = self._normalize_observ(learner, spec,
+                                         spec.split_observ(rollout.next_observ)[0])
     apply = lambda o: self._network.apply(
         learner.params, o, rollout.first, start_state)[1]
     value, next_value = apply(observ), apply(next_observ)
