@@ -28,8 +28,8 @@ class Catalog:
   default: Callable[[], AttrDict]
   networks: Mapping[str, NetworkFactory]
   aliases: Mapping[str, str] = dataclasses.field(default_factory=dict)
-  # (network, spec) -> one line on its torso and head, logged at start-up.
-  summary: Callable[[Any, Any], str] | None = None
+  # (network, spec) -> one line on its torso and head (logged at start-up), or None.
+  summary: Callable[[Any, Any], str | None] | None = None
 
   @property
   def network_names(self) -> Sequence[str]:
@@ -70,8 +70,9 @@ class Catalog:
                         'or module:function for your own (see the README).')
     network = factory(spec, config)
     _check_protocol(network, name)
-    if self.summary is not None and name in self.networks:
-      LOG.info('network %s: %s', name, self.summary(network, spec))
+    line = self.summary(network, spec) if self.summary and name in self.networks else None
+    if line:
+      LOG.info('network %s: %s', name, line)
     return network
 
 

@@ -311,8 +311,11 @@ def recurrent_gaussian(spec: Any, config: Any) -> RecurrentGaussian:
       torso=torso_of(spec))
 
 
-def summary(network: Any, spec: Any) -> str:
-  """One line on what a network of this module reads and acts with."""
+def summary(network: Any, spec: Any) -> str | None:
+  """One line on what a network of this module reads and acts with, where it
+  is not the plain MLP (image torsos); None otherwise."""
+  if getattr(network, 'torso', 'mlp') == 'mlp':
+    return None
   head = 'Gaussian' if spec.kind == 'box' else getattr(network, 'head', None)
   head = head if isinstance(head, str) else {
       'discrete': 'categorical', 'multi_discrete': 'per-dimension categorical',
