@@ -31,13 +31,14 @@ FORMATS = ('onnx', 'stablehlo')
 INSTALL = "pip install -e '.[export]'"
 
 
-def policy_function(policy: Any) -> tuple[Callable[..., Any], list[jax.ShapeDtypeStruct]]:
+def policy_function(policy: Any, batch_size: int | None = None
+                    ) -> tuple[Callable[..., Any], list[jax.ShapeDtypeStruct]]:
   """The pure function of a loaded `Policy` (parameters as constants) and its
-  inputs' shapes, with a symbolic batch size."""
+  inputs' shapes, with a symbolic batch size (or `batch_size`)."""
   algorithm, learner, spec = policy._algorithm, policy._learner, policy.spec
   recurrent = bool(algorithm.network.recurrent)
   size = int(algorithm.network.state_size)
-  (batch,) = jax.export.symbolic_shape('B')
+  (batch,) = jax.export.symbolic_shape('B') if batch_size is None else (batch_size,)
   observ = jax.ShapeDtypeStruct((batch,) + tuple(spec.observ_shape), jnp.float32)
   if recurrent:
     def act(observ, state):
@@ -50,11 +51,13 @@ def policy_function(policy: Any) -> tuple[Callable[..., Any], list[jax.ShapeDtyp
   return act_feed_forward, [observ]
 
 
-def export(policy: Any, fmt: str, out: str) -> str:
-  """Write `policy` as `fmt` to `out` (atomically); returns the path."""
+def export(policy: Any, fmt: str, out: str, batch_size: int | None = None) -> str:
+  """Write `policy` as `fmt` to `out` (atomically); returns the path. A fixed
+  `batch_size` drops the shape arithmetic of a free one (an ONNX step of one
+  observation: 37 instead of 74 us here)."""
   if fmt not in FORMATS:
     raise ConfigError(f"Unknown export format '{fmt}'. Known: {', '.join(FORMATS)}.")
-  function, inputs = policy_function(policy)
+  function, inputs = policy_function(policy, batch_size)
   if fmt == 'stablehlo':
     data = bytes(jax.export.export(jax.jit(function))(*inputs).serialize())
   else:
@@ -71,7 +74,9 @@ def _onnx(function: Callable[..., Any], inputs: list, policy: Any) -> bytes:
   except ImportError:
     raise ConfigError(f'--format=onnx needs jax2onnx and onnxruntime: {INSTALL}') from None
   names = ['observation', 'state'][:len(inputs)]
-  shapes = [jax.ShapeDtypeStruct(('B',) + tuple(x.shape[1:]), x.dtype) for x in inputs]
+  fixed = isinstance(inputs[0].shape[0], int)
+  shapes = [jax.ShapeDtypeStruct((x.shape[0] if fixed else 'B',) + tuple(x.shape[1:]), x.dtype)
+            for x in inputs]
   outputs = ['action', 'next_state'][:len(inputs)]
   quiet = logging.getLogger('onnx_ir')   # Notes on constant folding, not problems.
   level, quiet.level = quiet.level, logging.ERROR

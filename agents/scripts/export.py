@@ -34,7 +34,12 @@ def main(argv: Sequence[str] | None = None) -> int:
   add_run_arguments(parser)
   parser.add_argument('--format', choices=('onnx', 'stablehlo'), default='onnx')
   parser.add_argument('--out', required=True, help='The file to write.')
+  parser.add_argument('--batch', type=int, default=None, metavar='N',
+                      help='Fix the batch size (faster; default: any batch size).')
   args = parser.parse_args(argv)
+  if args.batch is not None and args.batch < 1:
+    print(f'error: --batch must be >= 1, got {args.batch}.', file=sys.stderr)
+    return 2
   if os.path.isdir(args.out):
     print(f"error: --out '{args.out}' is a directory; give a file name "
           f"(e.g. {os.path.join(args.out, 'policy.' + args.format)}).", file=sys.stderr)
@@ -43,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings.check()
     from agents.run import export, policy as policy_lib
     policy = policy_lib.load_policy(args.logdir, configs.catalog(), args.checkpoint)
-    export.export(policy, args.format, args.out)
+    export.export(policy, args.format, args.out, args.batch)
   except (UsageError, EnvError) as error:
     print(f'error: {error}', file=sys.stderr)
     return error.exit_code

@@ -24,9 +24,9 @@ def _runner(path, fmt):
   return lambda *args: tuple(session.run(None, dict(zip(names, args))))
 
 
-def _compare(run_dir, fmt, tmp_path, recurrent=False, episodes=2):
+def _compare(run_dir, fmt, tmp_path, recurrent=False, episodes=2, extra=()):
   out = str(tmp_path / f'policy.{fmt}')
-  assert export.main(['--logdir', run_dir, '--format', fmt, '--out', out]) == 0
+  assert export.main(['--logdir', run_dir, '--format', fmt, '--out', out, *extra]) == 0
   run = _runner(out, fmt)
   policy = agents.load_policy(run_dir)
   env = policy.make_env()
@@ -63,6 +63,8 @@ def test_an_exported_policy_acts_as_load_policy_does(tmp_path, config, env, recu
   assert _compare(run.run_dir, 'stablehlo', tmp_path, recurrent) >= 20
   pytest.importorskip('jax2onnx')
   assert _compare(run.run_dir, 'onnx', tmp_path, recurrent) >= 20
+  if config == 'cartpole' and not env:          # A fixed batch of one acts the same.
+    assert _compare(run.run_dir, 'onnx', tmp_path, recurrent, extra=('--batch', '1')) >= 20
 
 
 def test_export_errors_are_one_line(tmp_path, capfd):
@@ -70,6 +72,8 @@ def test_export_errors_are_one_line(tmp_path, capfd):
   assert "No run directory" in capfd.readouterr().err
   assert export.main(['--logdir', str(tmp_path), '--out', str(tmp_path)]) == 2
   assert 'is a directory; give a file name' in capfd.readouterr().err
+  assert export.main(['--logdir', str(tmp_path), '--out', 'p', '--batch', '0']) == 2
+  assert '--batch must be >= 1' in capfd.readouterr().err
 
 
 def test_onnx_without_the_export_extra_names_it(tmp_path, capfd, monkeypatch):
