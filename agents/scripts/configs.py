@@ -150,6 +150,31 @@ def cartpole_jax() -> AttrDict:
   return _variant(cartpole(), env_backend='gymnax')
 
 
+def minatar() -> AttrDict:
+  """The base of the MinAtar configs (gymnax, compiled; not a task of its own).
+
+  PureJaxRL's MinAtar PPO settings: 64 envs x 128 steps, 4 epochs of 8
+  minibatches, learning rate 5e-4 annealed, entropy bonus 0.01, 10M steps.
+  Observations are 10x10xC images: the CNN torso (MinAtar's one convolution).
+  """
+  config = cartpole_jax()
+  with config.unlocked:
+    config.update(num_agents=64, update_every=128, update_epochs=4, num_minibatches=8,
+                  learning_rate=5e-4, anneal_learning_rate=True, entropy_coef=0.01,
+                  steps=10_000_000, eval_every=500_000, eval_agents=32, eval_steps=None)
+  return config
+
+
+def breakout_minatar() -> AttrDict:
+  """MinAtar Breakout (gymnax), fully compiled with the agent."""
+  return _variant(minatar(), env='Breakout-MinAtar')
+
+
+def asterix_minatar() -> AttrDict:
+  """MinAtar Asterix (gymnax), fully compiled with the agent."""
+  return _variant(minatar(), env='Asterix-MinAtar')
+
+
 def locomotion() -> AttrDict:
   """The base of the MuJoCo locomotion configs (not a task of its own).
 
@@ -229,6 +254,8 @@ CONFIGS: dict[str, Callable[[], AttrDict]] = {
     'pendulum_partial_recurrent': pendulum_partial_recurrent,
     'cartpole': cartpole,
     'cartpole_jax': cartpole_jax,
+    'breakout_minatar': breakout_minatar,
+    'asterix_minatar': asterix_minatar,
     'reacher': reacher,
     'cheetah': cheetah,
     'walker': walker,

@@ -36,3 +36,17 @@ def test_every_default_key_has_a_comment():
 @pytest.mark.parametrize('name', sorted(configs.CONFIGS))
 def test_every_named_config_passes_validation(name):
   config_checks.validate(configs.get(name), configs.catalog().network_names)
+
+
+@pytest.mark.parametrize('name', ['breakout_minatar', 'asterix_minatar'])
+def test_minatar_configs_train_seeds_side_by_side_with_a_cnn(tmp_path, name, capfd):
+  from agents.scripts import train
+  assert train.main(['--logdir', str(tmp_path), '--config', name, '--timestamp', 'm',
+                     '--seeds', '0', '1', '--set', 'num_agents=8', '--set', 'update_every=16',
+                     '--set', 'num_minibatches=2', '--set', 'update_epochs=1',
+                     '--set', 'steps=256', '--set', 'eval_every=256', '--set', 'eval_agents=2',
+                     '--set', 'max_length=50', '--quiet']) == 0
+  assert 'CNN torso on float32 images 10x10x' in capfd.readouterr().err
+  for seed in (0, 1):     # One run directory per seed, each with its evaluation.
+    lines = (tmp_path / f'm-{name}-seed{seed}' / 'metrics.jsonl').read_text().splitlines()
+    assert any('"phase": "eval"' in line for line in lines)
