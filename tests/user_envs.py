@@ -254,7 +254,23 @@ class WrongMaskShape(PickValid):
     return observ, {'action_mask': np.ones(4, np.int8)}
 
 
-class DictPick(gym.Env):
+class _Guess(gym.Env):
+  """Ten steps of naming a hidden answer among `action_space.n` (drawn anew
+  each step, shown by `observe`); 1 per right answer."""
+
+  def reset(self, *, seed=None, options=None):
+    super().reset(seed=seed)
+    self.steps, self.answer = 0, int(self.np_random.integers(self.action_space.n))
+    return self.observe(), {}
+
+  def step(self, action):
+    reward = float(int(action) == self.answer)
+    self.steps += 1
+    self.answer = int(self.np_random.integers(self.action_space.n))
+    return self.observe(), reward, False, self.steps >= 10, {}
+
+
+class DictPick(_Guess):
   """A Dict observation (a 2x2 'grid' and a 3-vector 'goal'): Discrete(3), pick
   the goal's hot entry; ten steps."""
   observation_space = gym.spaces.Dict({
@@ -263,22 +279,11 @@ class DictPick(gym.Env):
   action_space = gym.spaces.Discrete(3)
 
   def observe(self):
-    return {'goal': np.eye(3, dtype=np.float32)[self.goal],
+    return {'goal': np.eye(3, dtype=np.float32)[self.answer],
             'grid': np.full((2, 2), 0.5, np.float32)}
 
-  def reset(self, *, seed=None, options=None):
-    super().reset(seed=seed)
-    self.steps, self.goal = 0, int(self.np_random.integers(3))
-    return self.observe(), {}
 
-  def step(self, action):
-    reward = float(int(action) == self.goal)
-    self.steps += 1
-    self.goal = int(self.np_random.integers(3))
-    return self.observe(), reward, False, self.steps >= 10, {}
-
-
-class BrightSquare(gym.Env):
+class BrightSquare(_Guess):
   """A 36x36 RGB image (uint8) with a bright 8x8 square in its left or right
   half: Discrete(2), name the side; 1 per right answer, ten steps. Random play
   scores 5, the best 10."""
@@ -288,17 +293,6 @@ class BrightSquare(gym.Env):
   def observe(self):
     image = self.np_random.integers(0, 40, (36, 36, 3), dtype=np.uint8)
     row = int(self.np_random.integers(0, 28))
-    column = int(self.np_random.integers(0, 10)) + 18 * self.side
+    column = int(self.np_random.integers(0, 10)) + 18 * self.answer
     image[row:row + 8, column:column + 8] = 255
     return image
-
-  def reset(self, *, seed=None, options=None):
-    super().reset(seed=seed)
-    self.steps, self.side = 0, int(self.np_random.integers(2))
-    return self.observe(), {}
-
-  def step(self, action):
-    reward = float(int(action) == self.side)
-    self.steps += 1
-    self.side = int(self.np_random.integers(2))
-    return self.observe(), reward, False, self.steps >= 10, {}
