@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 import time
@@ -15,73 +14,9 @@ import numpy as np
 from agents.core import simulate as simulate_lib
 from agents.core.algorithm import Algorithm
 from agents.core.compile_clock import CompileClock
-from agents.core.in_graph_env import InGraphEnv
+from agents.core.phase import Phase, PhaseProgress  # noqa: F401  (loop.Phase, as before)
 from agents.core.reports import LoopState, Report
 from agents.errors import Interrupted, TrainingDiverged
-
-
-@dataclasses.dataclass
-class Phase:
-  """One phase of the Loop.
-
-  name: e.g. 'train' or 'eval'; names the logs.
-  env: the in-graph env this phase steps (phases may use different batches).
-  steps: env-steps per visit of this phase (summed over the batch); a visit
-    runs whole calls, so it rounds up to a multiple of steps_per_call x batch.
-  training: passed to the algorithm; only training phases count towards the
-    Loop's step budget.
-  report_every: env-steps between reports of mean score and length, over the
-    episodes completed since the previous report; each visit also ends with a
-    report. None: only at the end of a visit.
-  log_every: env-steps between writes of the algorithm's metrics. None: never.
-  checkpoint_every: env-steps between checkpoints (training phases). None:
-    only at the end of the run.
-    Reports, logs and checkpoints happen after the call in which the phase's
-    step counter passes a multiple of their interval.
-  restart: start fresh episodes (env.init) on every visit, from the algorithm
-    state of the phase's first visit with the current learner; by default true
-    for phases that do not train, so that each evaluation replays the same seeds.
-  steps_per_call: batch steps scanned per call from Python. Every call of a
-    phase scans this many, so each phase compiles its program once, whatever
-    the budgets and intervals are.
-  """
-  name: str
-  env: InGraphEnv
-  steps: int
-  training: bool
-  report_every: int | None = None
-  log_every: int | None = None
-  checkpoint_every: int | None = None
-  restart: bool | None = None
-  steps_per_call: int = 1000
-
-  def __post_init__(self) -> None:
-    if self.restart is None:
-      self.restart = not self.training
-    for field in ('steps', 'report_every', 'log_every', 'checkpoint_every',
-                  'steps_per_call'):
-      value = getattr(self, field)
-      if value is not None and value < 1:
-        raise ValueError(f"Phase '{self.name}': {field} must be >= 1 or None, got {value}.")
-
-
-@dataclasses.dataclass
-class _PhaseProgress:
-  """Host-side bookkeeping of one phase; scores and lengths per seed."""
-  run: Callable[..., Any]
-  num_seeds: int = 1
-  steps: int = 0                          # Env-steps run in this phase, all visits.
-  state: simulate_lib.SimState | None = None
-  initial_algo: Any = None                # The algorithm's state from its first init.
-  scores: list = dataclasses.field(default_factory=list)
-  lengths: list = dataclasses.field(default_factory=list)
-
-  def __post_init__(self) -> None:
-    self.clear()
-
-  def clear(self) -> None:
-    self.scores = [[] for _ in range(self.num_seeds)]
-    self.lengths = [[] for _ in range(self.num_seeds)]
 
 
 class Loop:
@@ -128,7 +63,6 @@ class Loop:
     self._key = key
     self.num_seeds = int(key.shape[0]) if key.ndim == 2 else None
     seeded = self.num_seeds is not None
-    self._map = jax.vmap if seeded else (lambda fn: fn)
     self.seed_devices = seed_devices(self.num_seeds) if seeded else 1
     self._seed_sharding = None
     if self.seed_devices > 1:
@@ -136,15 +70,17 @@ class Loop:
       self._seed_sharding = (
           jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('seeds')),
           jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
-    self._progress = {phase.name: _PhaseProgress(
+    self._progress = {phase.name: PhaseProgress(
         simulate_lib.make_run(phase.env, algorithm, phase.training, seeds=seeded),
-        num_seeds=self.num_seeds or 1)
+        num_seeds=self.num_seeds or 1,
+        init_algo=self._prepare(functools.partial(
+            _init_algo, algorithm, phase.env.spec, phase.env.num_agents)),
+        init_sim=self._prepare(functools.partial(simulate_lib.init_state, phase.env),
+                               host=hasattr(phase.env, 'take_host_error')))
         for phase in phases}
     if learner is None:
       key, self._key = self._split(self._key)
-      first = phases[0].env
-      learner = self._map(lambda k: algorithm.init(
-          k, first.spec, first.num_agents).learner)(key)
+      learner = self._progress[phases[0].name].init_algo(key).learner
     self.learner = learner
     self.step = 0
     self.train_time = 0.0      # Training phases' seconds, compile excluded.
@@ -209,6 +145,17 @@ class Loop:
       self._checkpoint()
     return reports
 
+  def _prepare(self, fn: Callable[..., Any], host: bool = False) -> Callable[..., Any]:
+    """A set-up function (the algorithm's init, a simulation's first state) as
+    the Loop calls it: jitted for a single run, one program instead of ~1 s of
+    first-time op-by-op dispatch; vmapped over seeds op by op, since under jax
+    0.10.2 a jitted, vmapped PPO init froze the CPU backend for good in about
+    half of 4-seed runs (seen 2026-11-30). `host`: it resets host envs, which
+    take concrete keys, so it runs op by op."""
+    if self.num_seeds is not None:
+      return jax.vmap(fn)
+    return fn if host else jax.jit(fn)
+
   def _split(self, key: jax.Array, num: int = 2) -> jax.Array:
     """jax.random.split, per seed: [num, 2], or [num, seeds, 2] with seeds."""
     if self.num_seeds is None:
@@ -225,15 +172,11 @@ class Loop:
     if progress.state is None or phase.restart:
       algo_key = self._next_key()
       if progress.initial_algo is None:
-        # Not jitted: under jax 0.10.2 a jitted, vmapped PPO init froze the CPU
-        # backend for good in about half of 4-seed runs (seen 2026-11-30). Op by
-        # op it costs ~0.2 s, so later visits reuse the first visit's state
-        # (the learner in it is replaced below).
-        progress.initial_algo = self._map(
-            lambda k: self._algorithm.init(k, phase.env.spec, batch))(algo_key)
+        # Later visits reuse the first visit's state (the learner in it is
+        # replaced below); see `_prepare` for how it is computed.
+        progress.initial_algo = progress.init_algo(algo_key)
       algo = progress.initial_algo
-      state = self._map(lambda a, k: simulate_lib.init_state(
-          phase.env, a, k))(algo, self._next_key())
+      state = progress.init_sim(algo, self._next_key())
       progress.state = state.replace(
           algo=self._share(state.algo).replace(learner=self.learner))
     else:
@@ -250,20 +193,25 @@ class Loop:
     while calls > 0 and not self._should_stop():
       keys = self._split(self._next_key(), count)
       before = progress.steps
+      call_start = time.time()
       self._call_steps = 0
       try:
         progress.state, output = progress.run(progress.state, keys)
       except Interrupted:   # Between host env steps: the call's work is dropped;
         progress.state = None   # the envs moved on, so a next visit starts afresh.
         break
-      self._collect(progress, output)
+      self._collect(progress, output, before, batch)
       calls -= 1
       progress.steps += count * batch
       if phase.training:
         self._take_learner(progress, count * batch)
-      if calls > 0 and phase.report_every and self._crossed(
-          before, progress.steps, phase.report_every):
-        reports.extend(self._report(phase, progress, start))
+      if phase.report_every:
+        # One report per interval, also for intervals that end inside the
+        # call; the visit's last one follows the loop.
+        for boundary in self._boundaries(before, progress.steps, phase.report_every):
+          if calls > 0 or boundary < progress.steps:
+            reports.extend(self._report(phase, progress, start, upto=boundary,
+                                        call=(call_start, before)))
       if phase.log_every and self._crossed(before, progress.steps, phase.log_every):
         metrics = jax.device_get(self._algorithm.metrics(progress.state.algo))
         self._on_metrics(phase.name, self.step, metrics)
@@ -279,7 +227,7 @@ class Loop:
     reports.extend(self._report(phase, progress))
     return reports
 
-  def _take_learner(self, progress: _PhaseProgress, steps: int) -> None:
+  def _take_learner(self, progress: PhaseProgress, steps: int) -> None:
     """After a training call: count its steps and take its learner, unless an
     update went non-finite (TrainingDiverged; the learner kept its last values)."""
     self.step += steps
@@ -304,6 +252,11 @@ class Loop:
   @staticmethod
   def _crossed(before: int, after: int, every: int) -> bool:
     return after // every > before // every
+
+  @staticmethod
+  def _boundaries(before: int, after: int, every: int) -> range:
+    """The multiples of `every` in (before, after]."""
+    return range((before // every + 1) * every, after + 1, every)
 
   def _place(self, tree: Any) -> Any:
     """With seeds on several devices: leaves with a seed axis split over them.
@@ -338,43 +291,62 @@ class Loop:
     return [jax.tree_util.tree_map(lambda x: x[index], host)
             for index in range(self.num_seeds)]
 
-  def _collect(self, progress: _PhaseProgress, output: Any) -> None:
+  def _collect(self, progress: PhaseProgress, output: Any, before: int,
+               batch: int) -> None:
+    """Record the episodes a call finished, with the phase step each ended at
+    (`before`: the phase's steps before the call)."""
     done, score, length = jax.device_get(
         (output.done, output.score, output.length))
     if self.num_seeds is None:
       done, score, length = done[None], score[None], length[None]
     for index in range(progress.num_seeds):
+      steps = np.nonzero(done[index])[0]   # Row-major: in the order they ended.
       progress.scores[index].extend(score[index][done[index]].tolist())
       progress.lengths[index].extend(length[index][done[index]].tolist())
+      progress.ends[index].extend((before + (steps + 1) * batch).tolist())
 
-  def _report(self, phase: Phase, progress: _PhaseProgress,
-              visit_start: float | None = None) -> list[Report]:
+  def _report(self, phase: Phase, progress: PhaseProgress,
+              visit_start: float | None = None, upto: int | None = None,
+              call: tuple[float, int] | None = None) -> list[Report]:
     """Mean score and length of the episodes completed since the last report,
     one report per seed.
 
     `train_time` counts the training phases' time so far (JAX compile time
     excluded; `compile_time` counts that, all phases), including the visit in
-    progress when `visit_start` is given.
+    progress when `visit_start` is given. `upto`: report at this phase step,
+    inside the call that `call` = (its start time, the phase's steps before
+    it) describes; its times are the call's, prorated by steps.
     """
+    now = time.time()
     train_time, compile_time = self.train_time, self.compile_time
     if visit_start is not None:
       compiling = self._clock.seconds(since=visit_start)
       compile_time += compiling
       if phase.training:
-        train_time += time.time() - visit_start - compiling
+        train_time += now - visit_start - compiling
+    phase_step, step = progress.steps, self.step
+    if upto is not None and upto < progress.steps:
+      call_start, before = call
+      fraction = (upto - before) / (progress.steps - before)
+      running = now - call_start - self._clock.seconds(since=call_start)
+      left = (1 - fraction) * running   # The call's run time after `upto`.
+      now -= left
+      if phase.training:
+        train_time -= left
+        step -= progress.steps - upto
+      phase_step = upto
     reports = []
-    for index, (scores, lengths) in enumerate(zip(progress.scores, progress.lengths)):
+    for index, (scores, lengths) in enumerate(progress.take(upto)):
       report = Report(
-          phase=phase.name, step=self.step, phase_step=progress.steps,
+          phase=phase.name, step=step, phase_step=phase_step,
           episodes=len(scores),
           mean_score=float(np.mean(scores)) if scores else None,
           mean_length=float(np.mean(lengths)) if lengths else None,
-          time=time.time() - self._start_time, train_time=train_time,
+          time=now - self._start_time, train_time=train_time,
           compile_time=compile_time,
           seed_index=None if self.num_seeds is None else index)
       self._on_report(report)
       reports.append(report)
-    progress.clear()
     return reports
 
   def _checkpoint(self) -> None:
@@ -387,6 +359,10 @@ def seed_devices(num_seeds: int) -> int:
   available = len(jax.devices())
   return max(count for count in range(1, min(available, num_seeds) + 1)
              if num_seeds % count == 0)
+
+
+def _init_algo(algorithm: Algorithm, spec: Any, num_agents: int, key: jax.Array) -> Any:
+  return algorithm.init(key, spec, num_agents)
 
 
 @functools.partial(jax.jit, static_argnums=1)

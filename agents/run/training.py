@@ -9,6 +9,7 @@ comes back as a `RunOutcome`.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from typing import Any, Callable
 
@@ -78,21 +79,52 @@ def make_loop(config: AttrDict, key: jax.Array, catalog: Catalog,
   except BaseException:
     close_all(envs)
     raise
-  rollout = config.num_agents * config.update_every
-  if config.env_backend == 'gymnax' and rollout > _LONG_COMPILED_CALL:
-    LOG.warning('One compiled call runs a rollout of %s env-steps and its update; a stop '
-                'waits for the call to end (compiled code cannot be cut). Fewer '
-                'num_agents or update_every make calls shorter.', f'{rollout:,}')
+  rollouts = rollouts_per_call(config, image=bool(train_env.spec.image))
+  call = config.num_agents * config.update_every * rollouts
+  if config.env_backend == 'gymnax' and call > _LONG_COMPILED_CALL:
+    LOG.warning('One compiled call runs %s env-steps (rollouts and their updates); a '
+                'stop waits for the call to end (compiled code cannot be cut). Fewer '
+                'num_agents, update_every or rollouts_per_call make calls shorter.',
+                f'{call:,}')
   episode = build.episode_limit(config, evaluation)
   eval_steps = config.eval_steps or episode * evaluation.num_agents
   phases = [
       Phase('train', train_env, config.eval_every, training=True,
             report_every=config.report_every, log_every=config.log_every,
             checkpoint_every=config.checkpoint_every,
-            steps_per_call=config.update_every),
+            steps_per_call=config.update_every * rollouts),
       Phase('eval', evaluation, eval_steps, training=False, steps_per_call=episode),
   ]
   return Loop(algorithm, phases, key, **callbacks), algorithm, envs
+
+
+_CALL_STEPS = 2**16   # Env-steps of a call with several rollouts: ~0.1-0.5 s here.
+
+
+def rollouts_per_call(config: AttrDict, image: bool = False) -> int:
+  """How many rollouts and their updates one compiled training call runs.
+
+  Each call returns to Python (episode scores, the non-finite check, keys), a
+  few ms that a fully compiled rollout of small networks notices: 4 rollouts
+  per call train `pendulum_jax` ~1.3x faster (bench/README.md, "Where the time
+  goes"). `config.rollouts_per_call` says how many; None: for JAX-native envs
+  (gymnax) without images, the most up to 2**16 env-steps per call that divide
+  both the rollouts of one evaluation interval and of the whole budget, so that
+  calls end on evaluations and the budget exactly; otherwise 1 (a host env
+  step or a CNN costs far more than the return to Python, and a stop is seen
+  sooner). Reports still come every `report_every` env-steps, also from
+  inside a call; metrics, checkpoints and stops happen between calls.
+  """
+  if config.rollouts_per_call is not None:
+    return config.rollouts_per_call
+  if config.env_backend != 'gymnax' or image:
+    return 1
+  rollout = config.num_agents * config.update_every
+  per_visit = math.ceil(config.eval_every / rollout)
+  total = math.ceil(config.steps / rollout)
+  most = max(1, _CALL_STEPS // rollout)
+  return max(count for count in range(1, most + 1)
+             if per_visit % count == 0 and total % count == 0)
 
 
 def close_all(envs: list[Any]) -> None:

@@ -25,8 +25,7 @@ def default() -> AttrDict:
       observ_keep=None,            # Observation entries agents see (partial view); None: all.
       num_agents=32,               # Envs stepped as one training batch.
       env_processes=False,         # Step the training envs in worker processes.
-      process_backend='worker',    # worker (several envs per process), process (one
-                                   # each) or ray (Ray actors, several envs each).
+      process_backend='worker',    # worker (envs per process), process (one each) or ray.
       ray_address=None,            # process_backend=ray: the cluster; None: start Ray here.
       env_threads=0,               # envpool: threads stepping the batch; 0: EnvPool's choice.
       stagger=True,                # Cut each agent's first episode at a random length.
@@ -51,6 +50,7 @@ def default() -> AttrDict:
                                    # (divides update_every), from the stored states.
       # PPO.
       update_every=128,            # Steps per agent in a rollout before each update.
+      rollouts_per_call=None,      # Rollouts + updates per compiled call; None: auto.
       update_epochs=10,            # Passes over each rollout.
       num_minibatches=32,          # Minibatches per pass.
       learning_rate=1e-3,          # Adam's step size (policy; value too unless set below).

@@ -182,9 +182,30 @@ def test_each_phase_compiles_its_run_once_whatever_the_budgets():
   # Visits run whole calls: 30 -> 36 env-steps; the budget rounds up to 108.
   assert loop.step == 108
   assert [r.step for r in reports if r.phase == 'eval'] == [36, 72, 108]
-  # A report after every call that passed a multiple of 10 (not the visit's last).
+  # A report at every multiple of 10, also inside a call, and at the visit's end.
   train = [r.phase_step for r in reports if r.phase == 'train']
-  assert train[:3] == [12, 24, 36]
+  assert train[:4] == [10, 20, 30, 36]
+
+
+def test_a_call_of_several_intervals_reports_each_with_its_own_episodes():
+  # Episodes of exactly 4 batch steps. Calls of 1 and of 10 batch steps (40
+  # env-steps, 2.5 report intervals) give the same reports, but for the times.
+  def reports(steps_per_call):
+    phases = [Phase('train', _env(4), steps=80, training=True, report_every=16,
+                    steps_per_call=steps_per_call)]
+    return Loop(MockAlgorithm(), phases, jax.random.PRNGKey(0)).run(80)
+  one, several = reports(1), reports(10)
+  assert [r.phase_step for r in several] == [16, 32, 48, 64, 80]
+  assert [r.step for r in several] == [16, 32, 48, 64, 80]
+  fields = lambda r: (r.phase_step, r.step, r.episodes, r.mean_score, r.mean_length)
+  assert [fields(r) for r in several] == [fields(r) for r in one]
+  # Episodes end at batch steps 4, 8, ...: at env-steps 16, 32, ... (4 agents each).
+  assert [r.episodes for r in several] == [4, 4, 4, 4, 4]
+  # Times inside a call are the call's, prorated: they never go backwards.
+  for field in ('time', 'train_time'):
+    values = [getattr(r, field) for r in several]
+    assert values == sorted(values), (field, values)
+  assert 0 <= several[0].train_time <= several[-1].train_time
 
 
 @pytest.mark.parametrize('devices, seeds, expected', [

@@ -39,7 +39,7 @@ from agents.algorithms.ppo.state import (FAILURES, Batch, Choice, Learner, PPOSt
                                          Rollout, empty_metrics, failure_bits)
 from agents.core.algorithm import Algorithm, Transition
 from agents.core.in_graph_env import EnvSpec
-from agents.parts import distributions, normalize
+from agents.parts import distributions, normalize, shuffle
 
 __all__ = ['PPO', 'PPOConfig', 'PPOState', 'Learner', 'OBJECTIVES', 'FAILURES']
 
@@ -322,7 +322,7 @@ class PPO(Algorithm):
     sequences, start_state = chunk(data, length)
     size = sequences.advantage.shape[1]
     per_minibatch = size // num
-    order = jax.random.permutation(key, size)[:per_minibatch * num]
+    order = shuffle.permutation(key, size)[:per_minibatch * num]
     order = order.reshape(num, per_minibatch)
 
     def update_minibatch(carry, indices):

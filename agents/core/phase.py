@@ -1,0 +1,87 @@
+"""A phase of the Loop (train, eval) and the host's bookkeeping of its visits."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+from agents.core import simulate as simulate_lib
+from agents.core.in_graph_env import InGraphEnv
+
+
+@dataclasses.dataclass
+class Phase:
+  """One phase of the Loop.
+
+  name: e.g. 'train' or 'eval'; names the logs.
+  env: the in-graph env this phase steps (phases may use different batches).
+  steps: env-steps per visit of this phase (summed over the batch); a visit
+    runs whole calls, so it rounds up to a multiple of steps_per_call x batch.
+  training: passed to the algorithm; only training phases count towards the
+    Loop's step budget.
+  report_every: env-steps between reports of mean score and length, over the
+    episodes completed since the previous report; each visit also ends with a
+    report. None: only at the end of a visit.
+  log_every: env-steps between writes of the algorithm's metrics. None: never.
+  checkpoint_every: env-steps between checkpoints (training phases). None:
+    only at the end of the run.
+    Reports, logs and checkpoints happen after the call in which the phase's
+    step counter passes a multiple of their interval.
+  restart: start fresh episodes (env.init) on every visit, from the algorithm
+    state of the phase's first visit with the current learner; by default true
+    for phases that do not train, so that each evaluation replays the same seeds.
+  steps_per_call: batch steps scanned per call from Python. Every call of a
+    phase scans this many, so each phase compiles its program once, whatever
+    the budgets and intervals are.
+  """
+  name: str
+  env: InGraphEnv
+  steps: int
+  training: bool
+  report_every: int | None = None
+  log_every: int | None = None
+  checkpoint_every: int | None = None
+  restart: bool | None = None
+  steps_per_call: int = 1000
+
+  def __post_init__(self) -> None:
+    if self.restart is None:
+      self.restart = not self.training
+    for field in ('steps', 'report_every', 'log_every', 'checkpoint_every',
+                  'steps_per_call'):
+      value = getattr(self, field)
+      if value is not None and value < 1:
+        raise ValueError(f"Phase '{self.name}': {field} must be >= 1 or None, got {value}.")
+
+
+@dataclasses.dataclass
+class PhaseProgress:
+  """Host-side bookkeeping of one phase; scores and lengths per seed."""
+  run: Callable[..., Any]
+  num_seeds: int = 1
+  init_algo: Callable[..., Any] | None = None   # key -> the algorithm's state.
+  init_sim: Callable[..., Any] | None = None    # (algo state, key) -> SimState.
+  steps: int = 0                          # Env-steps run in this phase, all visits.
+  state: simulate_lib.SimState | None = None
+  initial_algo: Any = None                # The algorithm's state from its first init.
+  # Per seed, the episodes finished since the last report: score, length and
+  # the phase step at which each ended (reports inside a call take theirs).
+  scores: list = dataclasses.field(default_factory=list)
+  lengths: list = dataclasses.field(default_factory=list)
+  ends: list = dataclasses.field(default_factory=list)
+
+  def __post_init__(self) -> None:
+    self.scores = [[] for _ in range(self.num_seeds)]
+    self.lengths = [[] for _ in range(self.num_seeds)]
+    self.ends = [[] for _ in range(self.num_seeds)]
+
+  def take(self, upto: int | None = None) -> list[tuple[list, list]]:
+    """Per seed, (scores, lengths) of the episodes that ended by phase step
+    `upto` (None: all), removed from the record."""
+    taken = []
+    for index in range(self.num_seeds):
+      ends = self.ends[index]
+      count = len(ends) if upto is None else sum(1 for end in ends if end <= upto)
+      taken.append((self.scores[index][:count], self.lengths[index][:count]))
+      del self.scores[index][:count], self.lengths[index][:count], ends[:count]
+    return taken
