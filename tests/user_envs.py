@@ -296,3 +296,33 @@ class BrightSquare(_Guess):
     column = int(self.np_random.integers(0, 10)) + 18 * self.answer
     image[row:row + 8, column:column + 8] = 255
     return image
+
+
+class SquareAndFlip(_Guess):
+  """A Dict observation: a 10x10 grey image (uint8) with a bright 3x3 square in
+  its left or right half, and a 'flip' bit. Discrete(2): name the side, or the
+  other side when flip is 1, so neither part alone beats chance (5 of 10)."""
+  observation_space = gym.spaces.Dict({
+      'flip': gym.spaces.Box(0.0, 1.0, (1,), np.float32),
+      'view': gym.spaces.Box(0, 255, (10, 10, 1), np.uint8)})
+  action_space = gym.spaces.Discrete(2)
+
+  def observe(self):
+    flip = int(self.np_random.integers(2))
+    side = self.answer ^ flip
+    image = self.np_random.integers(0, 40, (10, 10, 1), dtype=np.uint8)
+    row, column = int(self.np_random.integers(0, 8)), int(self.np_random.integers(0, 3))
+    image[row:row + 3, column + 5 * side:column + 5 * side + 3] = 255
+    return {'flip': np.array([flip], np.float32), 'view': image}
+
+
+class SmallSquare(SquareAndFlip):
+  """SquareAndFlip's 10x10 image alone (flip always 0): name the square's side."""
+  observation_space = SquareAndFlip.observation_space['view']
+
+  def observe(self):
+    flip = self.answer   # Draws nothing more; the side is then the answer.
+    image = self.np_random.integers(0, 40, (10, 10, 1), dtype=np.uint8)
+    row, column = int(self.np_random.integers(0, 8)), int(self.np_random.integers(0, 3))
+    image[row:row + 3, column + 5 * flip:column + 5 * flip + 3] = 255
+    return image

@@ -65,6 +65,19 @@ class EnvSpec:
   observ_parts: tuple[tuple[str, tuple[int, ...]], ...] | None = None
   # 'uint8' for images kept as bytes until the network (scaled to [0, 1] there).
   observ_dtype: str = 'float32'
+  # A Dict's image parts (HxWxC) are multiplied by this instead of normalized:
+  # 1/255 where their bounds are bytes' (0..255), else 1.
+  image_part_scale: float = 1.0
+
+  @property
+  def image_entries(self) -> np.ndarray | None:
+    """Which entries of a flat Dict observation (mask excluded) belong to image
+    parts, bool [size]; None when it has none."""
+    flags = [np.full(int(np.prod(shape)), len(shape) == 3)
+             for _, shape in self.observ_parts or ()]
+    if not flags or not any(flag.any() for flag in flags):
+      return None
+    return np.concatenate(flags)
 
   @property
   def image(self) -> bool:
@@ -138,7 +151,19 @@ class EnvSpec:
                                 ) == np.uint8 else 'float32'
     return cls(observ_shape, **action_fields(action_space), observ_dtype=dtype,
                mask_size=int(getattr(observation_space, 'mask_size', 0) or 0),
-               observ_parts=tuple((n, tuple(s)) for n, s in parts) if parts else None)
+               observ_parts=tuple((n, tuple(s)) for n, s in parts) if parts else None,
+               image_part_scale=_image_part_scale(observation_space, parts))
+
+
+def _image_part_scale(space: Any, parts: Any) -> float:
+  """1/255 when a Dict's image parts are bounded by 0..255 (bytes), else 1."""
+  high, start = np.ravel(np.asarray(getattr(space, 'high', np.inf), np.float64)), 0
+  for _, shape in parts or ():
+    size = int(np.prod(shape))
+    if len(shape) == 3 and high.size > 1 and np.all(high[start:start + size] == 255):
+      return 1 / 255
+    start += size
+  return 1.0
 
 
 def action_fields(action_space: Any) -> dict[str, Any]:

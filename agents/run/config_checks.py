@@ -49,6 +49,7 @@ _OPTIONAL_POSITIVE_FLOATS = ('value_learning_rate', 'reward_clip')
 _NON_NEGATIVE_FLOATS = ('max_grad_norm', 'kl_cutoff_coef', 'kl_min_coef',
                         'value_coef', 'entropy_coef')
 _NULLS = ('null', 'none', '~', '')
+CNNS = ('nature', 'impala')   # The CNN torsos of images (agents/scripts/torsos.py).
 
 
 def parse_override(config: AttrDict, override: str) -> tuple[str, Any]:
@@ -189,6 +190,7 @@ def validate(config: AttrDict, network_names: Collection[str] | None = None) -> 
   if network_names is not None and ':' not in str(config.network):
     _require_name(config, 'network', list(network_names) + ['module:function'])
   _require_name(config, 'env_backend', ENV_BACKENDS)
+  _require_name(config, 'cnn', CNNS)
   _require_name(config, 'process_backend', [b for b in BACKENDS if b != 'inprocess'])
   for key in ('policy_layers', 'value_layers'):
     layers = config[key]

@@ -109,8 +109,8 @@ def rollouts_per_call(config: AttrDict, image: bool = False) -> int:
   per call train `pendulum_jax` ~1.3x faster (bench/README.md, "Where the time
   goes"). `config.rollouts_per_call` says how many; None: for JAX-native envs
   (gymnax) without images, the most up to 2**16 env-steps per call that divide
-  both the rollouts of one evaluation interval and of the whole budget, so that
-  calls end on evaluations and the budget exactly; otherwise 1 (a host env
+  the rollouts of the budget and of the evaluation, checkpoint and log
+  intervals, so that calls end where those do; otherwise 1 (a host env
   step or a CNN costs far more than the return to Python, and a stop is seen
   sooner). Reports still come every `report_every` env-steps, also from
   inside a call; metrics, checkpoints and stops happen between calls.
@@ -120,11 +120,11 @@ def rollouts_per_call(config: AttrDict, image: bool = False) -> int:
   if config.env_backend != 'gymnax' or image:
     return 1
   rollout = config.num_agents * config.update_every
-  per_visit = math.ceil(config.eval_every / rollout)
-  total = math.ceil(config.steps / rollout)
+  intervals = [math.ceil(config[key] / rollout)
+               for key in ('steps', 'eval_every', 'checkpoint_every', 'log_every')]
   most = max(1, _CALL_STEPS // rollout)
   return max(count for count in range(1, most + 1)
-             if per_visit % count == 0 and total % count == 0)
+             if all(interval % count == 0 for interval in intervals))
 
 
 def close_all(envs: list[Any]) -> None:

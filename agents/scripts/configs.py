@@ -45,9 +45,9 @@ def default() -> AttrDict:
       policy_layers=[64, 64],      # Hidden layer sizes of the policy (tanh).
       value_layers=[64, 64],       # Hidden layer sizes of the separate value network.
       init_std=1.0,                # Initial std of the Gaussian policy (actions in [-1, 1]).
+      cnn='nature',                # Image torso: nature (Nature-CNN) or impala (ResNet).
       state_size=64,               # GRU size of recurrent networks.
-      chunk_length=32,             # Recurrent networks train on chunks of this many steps
-                                   # (divides update_every), from the stored states.
+      chunk_length=32,             # Steps per GRU training chunk (divides update_every).
       # PPO.
       update_every=128,            # Steps per agent in a rollout before each update.
       rollouts_per_call=None,      # Rollouts + updates per compiled call; None: auto.

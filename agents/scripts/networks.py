@@ -26,6 +26,7 @@ import numpy as np
 from agents.parts.distributions import (EXCLUDED_LOGIT, Bernoulli, Categorical,
                                        DiagGaussian, MultiCategorical)
 from agents.errors import UnsupportedActionSpace
+from agents.scripts.torsos import as_torso, features as _features, torso_of
 
 
 def _orthogonal(scale: float) -> Callable:
@@ -45,62 +46,6 @@ class MLP(nn.Module):
     if self.output_size is not None:
       x = nn.Dense(self.output_size, kernel_init=_orthogonal(self.output_scale))(x)
     return x
-
-
-class ConvTorso(nn.Module):
-  """Image features: the Nature-CNN (Mnih et al. 2015: 32 8x8/4, 64 4x4/2, 64
-  3x3/1 convolutions, then 512 ReLU units) for images of 36 px a side or more;
-  one 16 3x3 convolution and 128 units (MinAtar's network) for smaller ones.
-  observ: [..., H, W, C] float in [0, 1] (channels last).
-
-  Each convolution is a matmul over image patches: the same function, but on
-  the CPU ~10x faster inside the update's loops than XLA's convolution there
-  (measured 59 vs 557 ms for a 256-sample gradient of this torso).
-  """
-
-  @nn.compact
-  def __call__(self, observ: jax.Array) -> jax.Array:
-    lead = observ.shape[:-3]
-    x = observ.reshape((-1,) + observ.shape[-3:])
-    if min(x.shape[1:3]) >= 36:
-      convolutions, hidden = ((32, 8, 4), (64, 4, 2), (64, 3, 1)), 512
-    else:
-      convolutions, hidden = ((16, 3, 1),), 128
-    for index, (features, kernel, stride) in enumerate(convolutions):
-      patches = jax.lax.conv_general_dilated_patches(
-          x, (kernel, kernel), (stride, stride), 'VALID',
-          dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
-      x = nn.relu(nn.Dense(features, kernel_init=_orthogonal(np.sqrt(2)),
-                           name=f'conv_{index}')(patches))
-    x = nn.relu(nn.Dense(hidden, kernel_init=_orthogonal(np.sqrt(2)))(
-        x.reshape(x.shape[0], -1)))
-    return x.reshape(lead + (hidden,))
-
-
-def torso_of(spec: Any) -> str:
-  """'cnn' for image observations (HxWxC; 'cnn_chw' for CxHxW, channels of at
-  most 4 first), else 'mlp'."""
-  if not spec.image:
-    return 'mlp'
-  shape = spec.policy_observ_shape
-  return 'cnn_chw' if shape[0] <= 4 < shape[-1] else 'cnn'
-
-
-def _features(torso: str, observ: jax.Array, name: str) -> jax.Array:
-  """What the layers after the torso see: image features, or the observation
-  flat (time and batch axes first)."""
-  if torso == 'mlp':
-    return observ.reshape(observ.shape[:2] + (-1,)) if observ.ndim > 3 else observ
-  if torso == 'cnn_chw':
-    observ = jnp.moveaxis(observ, -3, -1)
-  return ConvTorso(name=name)(observ)
-
-
-def _summary(torso: str, head: str, spec: Any) -> str:
-  what = {'mlp': 'MLP', 'cnn': 'CNN', 'cnn_chw': 'CNN (channels first)'}[torso]
-  kind = f'{spec.observ_dtype} images ' if torso != 'mlp' else ''
-  return (f"{what} torso on {kind}{'x'.join(map(str, spec.policy_observ_shape))} "
-          f'observations, {head} head for {spec.describe()} actions')
 
 
 class ValueHead(nn.Module):
@@ -125,7 +70,7 @@ class FeedForwardGaussian(nn.Module):
   policy_layers: Sequence[int] = (64, 64)
   value_layers: Sequence[int] = (64, 64)
   init_std: float = 1.0
-  torso: str = 'mlp'            # 'cnn' / 'cnn_chw' for images (torso_of).
+  torso: Any = 'mlp'            # A Torso (torsos.torso_of) for images and Dicts.
   recurrent = False
   state_size = 1
 
@@ -174,7 +119,7 @@ class RecurrentGaussian(nn.Module):
   state_size: int = 64
   value_layers: Sequence[int] = (64, 64)
   init_std: float = 1.0
-  torso: str = 'mlp'
+  torso: Any = 'mlp'
   recurrent = True
 
   @nn.compact
@@ -233,7 +178,7 @@ class FeedForwardPolicy(nn.Module):
   head: ActionHead
   policy_layers: Sequence[int] = (64, 64)
   value_layers: Sequence[int] = (64, 64)
-  torso: str = 'mlp'
+  torso: Any = 'mlp'
   recurrent = False
   state_size = 1
 
@@ -254,7 +199,7 @@ class RecurrentPolicy(nn.Module):
   policy_layers: Sequence[int] = (64,)
   state_size: int = 64
   value_layers: Sequence[int] = (64, 64)
-  torso: str = 'mlp'
+  torso: Any = 'mlp'
   recurrent = True
 
   @nn.compact
@@ -274,7 +219,7 @@ def feed_forward(spec: Any, config: Any) -> nn.Module:
     return feed_forward_gaussian(spec, config)
   # Discrete: the parameters are named as those of the earlier FeedForwardCategorical.
   return FeedForwardPolicy(ActionHead.of(spec), tuple(config.policy_layers),
-                           tuple(config.value_layers), torso_of(spec))
+                           tuple(config.value_layers), torso_of(spec, config.cnn))
 
 
 def recurrent(spec: Any, config: Any) -> nn.Module:
@@ -282,7 +227,8 @@ def recurrent(spec: Any, config: Any) -> nn.Module:
   if spec.kind == 'box':
     return recurrent_gaussian(spec, config)
   return RecurrentPolicy(ActionHead.of(spec), tuple(config.policy_layers),
-                         config.state_size, tuple(config.value_layers), torso_of(spec))
+                         config.state_size, tuple(config.value_layers),
+                         torso_of(spec, config.cnn))
 
 
 def feed_forward_gaussian(spec: Any, config: Any) -> FeedForwardGaussian:
@@ -292,7 +238,7 @@ def feed_forward_gaussian(spec: Any, config: Any) -> FeedForwardGaussian:
       action_size=int(np.prod(spec.action_shape)),
       policy_layers=tuple(config.policy_layers),
       value_layers=tuple(config.value_layers), init_std=config.init_std,
-      torso=torso_of(spec))
+      torso=torso_of(spec, config.cnn))
 
 
 def feed_forward_categorical(spec: Any, config: Any) -> nn.Module:
@@ -308,19 +254,19 @@ def recurrent_gaussian(spec: Any, config: Any) -> RecurrentGaussian:
       policy_layers=tuple(config.policy_layers),
       state_size=config.state_size,
       value_layers=tuple(config.value_layers), init_std=config.init_std,
-      torso=torso_of(spec))
+      torso=torso_of(spec, config.cnn))
 
 
 def summary(network: Any, spec: Any) -> str | None:
   """One line on what a network of this module reads and acts with, where it
-  is not the plain MLP (image torsos); None otherwise."""
-  if getattr(network, 'torso', 'mlp') == 'mlp':
+  is not the plain MLP (image and Dict torsos); None otherwise."""
+  torso = as_torso(getattr(network, 'torso', 'mlp'))
+  if torso.kind == 'mlp':
     return None
-  head = 'Gaussian' if spec.kind == 'box' else getattr(network, 'head', None)
-  head = head if isinstance(head, str) else {
+  head = 'Gaussian' if spec.kind == 'box' else {
       'discrete': 'categorical', 'multi_discrete': 'per-dimension categorical',
       'multi_binary': 'Bernoulli'}[spec.kind]
-  return _summary(getattr(network, 'torso', 'mlp'), head, spec)
+  return f'{torso.describe(spec)}, {head} head for {spec.describe()} actions'
 
 
 NETWORKS = {

@@ -22,11 +22,15 @@ def test_jax_native_envs_run_several_rollouts_per_call_host_envs_one():
 
 
 @pytest.mark.parametrize('changes, expected', [
-    # Calls end on evaluations and on the budget: the most that divide both.
+    # Calls end on evaluations and on the budget: the most that divide both ...
     (dict(eval_every=4096 * 4, steps=4096 * 6), 2),
     (dict(eval_every=4096 * 3, steps=4096 * 7), 1),
+    # ... and on checkpoints and metric writes.
+    (dict(checkpoint_every=4096 * 2), 2),
+    (dict(log_every=4096), 1),
     # At most 2**16 env-steps per call.
-    (dict(eval_every=4096 * 64, steps=4096 * 64), 16),
+    (dict(eval_every=4096 * 64, steps=4096 * 64, checkpoint_every=4096 * 64,
+          log_every=4096 * 64), 16),
     (dict(num_agents=1024, eval_every=2**20, steps=2**20), 1),   # 131,072 per rollout.
     (dict(rollouts_per_call=3), 3),
 ])

@@ -293,7 +293,7 @@ def test_an_image_env_learns_with_a_cnn_torso_and_no_config_change(tmp_path, cap
                      '--set', 'num_minibatches=4', '--set', 'steps=8192',
                      '--set', 'eval_every=8192', '--set', 'eval_steps=200']) == 0
   err = capfd.readouterr().err
-  assert ('network feed_forward: CNN torso on uint8 images 36x36x3 observations, '
+  assert ('network feed_forward: Nature-CNN torso on uint8 images 36x36x3 observations, '
           'categorical head for Discrete(2) actions') in err
   with open(tmp_path / 'run-cartpole' / 'metrics.jsonl') as stream:
     reports = [json.loads(line) for line in stream]
@@ -305,3 +305,52 @@ def test_an_image_env_learns_with_a_cnn_torso_and_no_config_change(tmp_path, cap
   assert params['policy_torso']['conv_0']['kernel'].shape == (8 * 8 * 3, 32)   # Nature-CNN.
   observ, _ = policy.make_env().reset(seed=0)
   assert policy(observ) in (0, 1)
+
+
+_SMALL = ['--set', 'num_agents=16', '--set', 'update_every=64', '--set', 'update_epochs=4',
+          '--set', 'num_minibatches=4', '--set', 'steps=16384', '--set', 'eval_every=16384',
+          '--set', 'eval_steps=200']
+
+
+def _final_eval(path):
+  with open(path / 'metrics.jsonl') as stream:
+    reports = [json.loads(line) for line in stream]
+  return [r for r in reports if r['phase'] == 'eval'][-1]['mean_score']
+
+
+def test_a_dict_of_an_image_and_a_vector_reads_both_parts(tmp_path, capfd):
+  """SquareAndFlip: the answer needs the image and the flip bit; either alone scores 5."""
+  assert train.main(['--logdir', str(tmp_path), '--config', 'cartpole', '--timestamp', 'run',
+                     '--set', 'env=tests.user_envs:SquareAndFlip', *_SMALL]) == 0
+  err = capfd.readouterr().err
+  assert ('network feed_forward: MinAtar-CNN torso on the image part view and the vector '
+          'part flip of Dict observations, concatenated') in err, err
+  assert _final_eval(tmp_path / 'run-cartpole') >= 9.0
+  import agents
+  policy = agents.load_policy(str(tmp_path / 'run-cartpole'))
+  params = policy._learner.params['params']
+  assert params['policy_torso_view']['conv_0']['kernel'].shape == (3 * 3 * 1, 16)
+  # The image part is scaled (bytes: 1/255), not normalized.
+  assert policy.spec.image_part_scale == 1 / 255
+  assert policy.spec.image_entries.sum() == 100 and not policy.spec.image_entries[0]
+
+
+def test_the_impala_resnet_torso_learns_an_image_task(tmp_path, capfd):
+  assert train.main(['--logdir', str(tmp_path), '--config', 'cartpole', '--timestamp', 'run',
+                     '--set', 'env=tests.user_envs:SmallSquare', '--set', 'cnn=impala',
+                     *_SMALL]) == 0
+  assert 'IMPALA-ResNet torso on uint8 images 10x10x1 observations' in capfd.readouterr().err
+  assert _final_eval(tmp_path / 'run-cartpole') >= 9.0
+  import agents
+  params = agents.load_policy(str(tmp_path / 'run-cartpole'))._learner.params['params']
+  torso = params['policy_torso']
+  assert torso['stack_2_block_1_1']['kernel'].shape == (3 * 3 * 32, 32)
+  assert sorted(name for name in torso if name.endswith('_conv')) == [
+      'stack_0_conv', 'stack_1_conv', 'stack_2_conv']
+
+
+def test_an_unknown_cnn_is_one_line(tmp_path, capfd):
+  assert train.main(['--logdir', str(tmp_path), '--config', 'cartpole',
+                     '--set', 'cnn=resnet50']) == 2
+  err = capfd.readouterr().err
+  assert "Unknown cnn 'resnet50'. Known: nature, impala." in err and 'Traceback' not in err

@@ -187,9 +187,15 @@ class PPO(Algorithm):
       scale = 1 / 255 if spec.observ_dtype == 'uint8' else 1.0
       return observ.astype(jnp.float32) * scale
     if not self._config.normalize_observ or learner is None:
-      return observ.astype(jnp.float32)
-    return normalize.normalize(learner.observ_norm, observ,
-                               clip=self._config.observ_clip)
+      normalized = observ.astype(jnp.float32)
+    else:
+      normalized = normalize.normalize(learner.observ_norm, observ,
+                                       clip=self._config.observ_clip)
+    images = spec.image_entries   # A Dict's image parts: scaled, not normalized.
+    if images is None:
+      return normalized
+    return jnp.where(images, observ.astype(jnp.float32) * spec.image_part_scale,
+                     normalized)
 
   def _scale_reward(self, learner: Learner, reward: jax.Array) -> jax.Array:
     if not self._config.normalize_reward:
