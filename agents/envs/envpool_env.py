@@ -10,7 +10,8 @@ step ignores the action and returns the first observation with reward 0). The
 simulation resets every ended env explicitly before the next step, so such a
 step never happens: the step that ends an episode returns the true final
 observation (for bootstrapping a truncated episode) and the next observation
-comes from `reset`. Observations are float32; actions reach EnvPool as
+comes from `reset`. Observations are float32, images (Atari's uint8 frames)
+stay bytes; actions reach EnvPool as
 float64, as its MuJoCo envs want. Env i is seeded with `seed + i` when the
 pool is made; EnvPool cannot re-seed at reset, so `reset`'s seeds are ignored
 (evaluation therefore stays on Gymnasium envs with their fixed reset seeds).
@@ -50,14 +51,15 @@ class EnvPoolBatchEnv:
     task's own. stagger: cut each env's first episode after a random number
     of steps in [1, episode limit] (as `wrappers.StaggerStart`), drawn from
     `seed`. num_threads: EnvPool's worker threads (0: its default).
+    options: more of EnvPool's task options (e.g. Atari's `episodic_life`).
   """
 
   def __init__(self, env_id: str, num_envs: int, seed: int = 0,
                max_length: int | None = None, stagger: bool = False,
-               num_threads: int = 0) -> None:
+               num_threads: int = 0, options: dict | None = None) -> None:
     import envpool
     kwargs = dict(num_envs=num_envs, batch_size=num_envs, seed=int(seed),
-                  num_threads=int(num_threads))
+                  num_threads=int(num_threads), **(options or {}))
     if max_length:
       kwargs['max_episode_steps'] = int(max_length)
     with mujoco_noise.quiet_output():
@@ -69,6 +71,7 @@ class EnvPoolBatchEnv:
     if not isinstance(self.observation_space, gym.spaces.Box):
       raise ValueError(f"EnvPool's '{env_id}' observes {self.observation_space}; "
                        'only Box observations are supported.')
+    self._observ_dtype = self.observation_space.dtype
     self._action_dtype = (np.float64 if isinstance(self.action_space, gym.spaces.Box)
                           else np.int32)
     limit = int(self._pool.spec.config.max_episode_steps)
@@ -88,9 +91,9 @@ class EnvPoolBatchEnv:
     indices = np.arange(self._num_envs) if indices is None else np.asarray(
         list(indices), np.int32)
     if not len(indices):
-      return np.zeros((0,) + self.observation_space.shape, np.float32)
+      return np.zeros((0,) + self.observation_space.shape, self._observ_dtype)
     observ, info = self._pool.reset(indices.astype(np.int32))
-    observ = np.asarray(observ, np.float32)[_reorder(info, indices)]
+    observ = np.asarray(observ, self._observ_dtype)[_reorder(info, indices)]
     self._episodes[indices] += 1
     self._steps[indices] = 0
     return observ
@@ -104,7 +107,7 @@ class EnvPoolBatchEnv:
                        f'shape {actions.shape}.')
     observ, reward, terminated, truncated, info = self._pool.step(actions)
     order = _reorder(info, np.arange(self._num_envs))
-    observ = np.asarray(observ, np.float32)[order]
+    observ = np.asarray(observ, self._observ_dtype)[order]
     reward = np.asarray(reward, np.float32)[order]
     terminated = np.asarray(terminated, bool)[order]
     truncated = np.asarray(truncated, bool)[order]

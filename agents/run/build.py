@@ -67,7 +67,12 @@ def _make_gym_env(env_id: str, max_length: int | None, render: bool,
 
 
 def _make_raw_env(env_id: str, render: bool) -> gym.Env:
-  """The env as its name builds it, before this package's wrappers."""
+  """The env as its name builds it, before this package's wrappers. EnvPool's
+  Atari ids ('Pong-v5') are Gymnasium's ALE game, preprocessed as EnvPool's
+  (envs/atari.py): for evaluation and rendering."""
+  from agents.envs import atari
+  if atari.game(env_id):
+    return atari.make_eval_env(env_id, 'rgb_array' if render else None)
   kwargs: dict[str, Any] = {}
   if 'mujoco' in named_env.entry_point(env_id):
     try:
@@ -171,10 +176,12 @@ def envpool_batch_env(config: AttrDict) -> Any:
   if not envpool_env.supports(config.env):
     raise ConfigError(f"EnvPool has no task '{config.env}'; use "
                       '--set env_backend=gymnasium for it.')
+  from agents.envs import atari
   return envpool_env.EnvPoolBatchEnv(
       config.env, config.num_agents, seed=config.seed,
       max_length=config.max_length, stagger=config.stagger,
-      num_threads=config.env_threads)
+      num_threads=config.env_threads,
+      options=atari.TRAINING_OPTIONS if atari.game(config.env) else None)
 
 
 def eval_env(config: AttrDict, num_agents: int | None = None,

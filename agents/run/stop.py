@@ -86,7 +86,10 @@ class StopSignals:
 
   def _uninstall(self) -> None:
     for signum, previous in self._previous.items():
-      signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+      if self.requested:   # Stopping: a second signal still quits, with its line.
+        signal.signal(signum, lambda number, frame: self._on_signal(number))
+      else:
+        signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
     signal.set_wakeup_fd(self._old_fd)
     reader, writer = self._wakeup
     self._wakeup = None

@@ -175,6 +175,37 @@ def asterix_minatar() -> AttrDict:
   return _variant(minatar(), env='Asterix-MinAtar')
 
 
+def atari() -> AttrDict:
+  """The base of the Atari configs (EnvPool; not a task of its own).
+
+  CleanRL's EnvPool Atari PPO settings: 8 envs x 128 steps, 4 epochs of 4
+  minibatches, learning rate 2.5e-4 annealed, clip 0.1, entropy bonus 0.01,
+  rewards clipped (by EnvPool) and not scaled; 84x84x4 grey frames read by the
+  Nature-CNN, with linear heads on its 512 features. 10M frames = 2.5M agent
+  steps. Evaluation: whole games, unclipped score, on Gymnasium's ALE env
+  (envs/atari.py; needs the `atari` extra).
+  """
+  config = cartpole()
+  with config.unlocked:
+    config.update(env_backend='envpool', num_agents=8, update_every=128, update_epochs=4,
+                  num_minibatches=4, learning_rate=2.5e-4, anneal_learning_rate=True,
+                  clip_epsilon=0.1, entropy_coef=0.01, normalize_reward=False,
+                  policy_layers=[], value_layers=[], steps=2_500_000,
+                  eval_every=250_000, eval_agents=8, eval_steps=None,
+                  checkpoint_every=65_536, stagger=False)
+  return config
+
+
+def pong() -> AttrDict:
+  """Atari Pong (EnvPool, 84x84x4 frames, CNN); evaluated on whole games."""
+  return _variant(atari(), env='Pong-v5')
+
+
+def breakout() -> AttrDict:
+  """Atari Breakout (EnvPool, 84x84x4 frames, CNN); evaluated on whole games."""
+  return _variant(atari(), env='Breakout-v5')
+
+
 def locomotion() -> AttrDict:
   """The base of the MuJoCo locomotion configs (not a task of its own).
 
@@ -256,6 +287,8 @@ CONFIGS: dict[str, Callable[[], AttrDict]] = {
     'cartpole_jax': cartpole_jax,
     'breakout_minatar': breakout_minatar,
     'asterix_minatar': asterix_minatar,
+    'pong': pong,
+    'breakout': breakout,
     'reacher': reacher,
     'cheetah': cheetah,
     'walker': walker,

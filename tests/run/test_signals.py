@@ -84,8 +84,9 @@ def test_a_signal_during_start_up_ends_with_one_line_and_claims_no_checkpoint(tm
 
 @pytest.mark.timeout(240)
 def test_a_second_signal_quits_at_once_with_a_line(tmp_path):
+  # Long updates (~1 s or more), so that the second signal comes during the stop.
   process = _start(tmp_path, ['--set', 'update_every=512', '--set', 'num_agents=64',
-                              '--set', 'num_minibatches=8', '--set', 'update_epochs=30'])
+                              '--set', 'num_minibatches=8', '--set', 'update_epochs=100'])
   try:
     _wait_for_reports(tmp_path, process, timeout=180)
     process.send_signal(signal.SIGINT)
@@ -95,8 +96,16 @@ def test_a_second_signal_quits_at_once_with_a_line(tmp_path):
   finally:
     out, err = _finish(process, timeout=30)
   assert time.time() - start < 10
-  assert process.returncode == 130, err
-  assert 'second SIGINT: quitting at once' in err and 'Traceback' not in err
+  assert 'Traceback' not in err
+  if 'Interrupted by SIGINT at step' in err:
+    # The first stop was done (checkpoint saved) before the second signal came:
+    # it reached Python's interpreter exit, which restores the default
+    # handlers, and ended the process by the signal itself.
+    assert process.returncode in (130, -signal.SIGINT), err
+    assert checkpoint.list_checkpoints(str(tmp_path / 'run-pendulum' / 'checkpoints'))
+  else:
+    assert process.returncode == 130, err
+    assert 'second SIGINT: quitting at once' in err
 
 
 @pytest.mark.timeout(240)
