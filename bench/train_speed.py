@@ -38,7 +38,10 @@ def run(config: str, seed: int, logdir: str, extra: list[str],
   env = dict(os.environ, PYTHONPATH=os.path.abspath(code)) if code else None
   subprocess.run([sys.executable, '-m', 'agents.scripts.train', '--logdir', logdir,
                   '--config', config, '--timestamp', timestamp, '--seed', str(seed),
-                  '--quiet', *extra], check=True, stdout=subprocess.DEVNULL, env=env)
+                  '--quiet', *extra], check=True, stdout=subprocess.DEVNULL, env=env,
+                 # Not from the checkout: `python -m` puts the working directory
+                 # first on sys.path, ahead of PYTHONPATH, and its `agents` would win.
+                 cwd=logdir)
   wall = time.time() - start
   with open(os.path.join(logdir, f'{timestamp}-{config}', 'metrics.jsonl')) as stream:
     reports = [json.loads(line) for line in stream]
