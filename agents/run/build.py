@@ -17,7 +17,10 @@ from agents.core import in_graph_env
 from agents.envs.in_graph_batch_env import InGraphBatchEnv
 
 LOG = logging.getLogger(__name__)
-ENV_BACKENDS = ('gymnasium', 'gymnax', 'envpool')
+ENV_BACKENDS = ('gymnasium', 'gymnax', 'envpool', 'mjx')
+# Backends whose envs are JAX functions compiled into the program (InGraphEnv):
+# several seeds vmap over them, several devices split their batch.
+JAX_NATIVE = ('gymnax', 'mjx')
 
 
 def env_constructor(config: AttrDict, render: bool = False,
@@ -25,7 +28,7 @@ def env_constructor(config: AttrDict, render: bool = False,
   """A picklable function that builds one host env of the config."""
   return functools.partial(_make_gym_env, config.env, config.max_length,
                            render, stagger, config.observ_keep,
-                           gives_action_mask(config))
+                           gives_action_mask(config), config.env_backend == 'mjx')
 
 
 _gives_mask: dict[str, bool] = {}
@@ -46,8 +49,12 @@ def gives_action_mask(config: AttrDict) -> bool:
 
 def _make_gym_env(env_id: str, max_length: int | None, render: bool,
                   stagger: bool, observ_keep: list[int] | None = None,
-                  action_mask: bool = False) -> gym.Env:
+                  action_mask: bool = False, mjx_solver: bool = False) -> gym.Env:
   env = _make_raw_env(env_id, render)
+  if mjx_solver:   # The host twin of an MJX task (visualize): MJX's solver settings.
+    import mujoco
+    from agents.envs import mjx_tasks
+    mjx_tasks.tune(env.unwrapped.model, mjx_tasks.task(env_id), mujoco)
   env = _box_observations(env, env_id)
   if observ_keep is not None:
     try:
@@ -133,10 +140,12 @@ def _check_backend(config: AttrDict) -> None:
 
 
 def train_env(config: AttrDict) -> Any:
-  """The in-graph training env: host envs behind InGraphBatchEnv, or gymnax."""
+  """The in-graph training env: host envs behind InGraphBatchEnv, gymnax or MJX."""
   _check_backend(config)
   if config.env_backend == 'gymnax':
     return gymnax_env(config, config.num_agents, stagger=config.stagger)
+  if config.env_backend == 'mjx':
+    return mjx_env(config, config.num_agents)
   if config.env_backend == 'envpool':
     if config.observ_keep is not None:
       raise ConfigError('observ_keep is not supported with env_backend=envpool; '
@@ -192,6 +201,8 @@ def eval_env(config: AttrDict, num_agents: int | None = None,
   seeds = [config.eval_seed + i for i in range(num_agents)]
   if config.env_backend == 'gymnax':
     return gymnax_env(config, num_agents, seeds=seeds)
+  if config.env_backend == 'mjx' and not render:
+    return mjx_env(config, num_agents, seeds=seeds)
   batch_env = backends.make_batch_env(
       env_constructor(config, render=render), num_agents, 'inprocess')
   return InGraphBatchEnv(batch_env, seeds=seeds)
@@ -207,6 +218,21 @@ def gymnax_env(config: AttrDict, num_agents: int, **kwargs: Any) -> Any:
     raise ConfigError(str(error)) from None
 
 
+def mjx_env(config: AttrDict, num_agents: int, **kwargs: Any) -> Any:
+  """The config's MuJoCo task stepped by MJX (the `mjx` extra), `num_agents` wide."""
+  from agents.envs import mjx_env as mjx_lib
+  if not mjx_lib.available():
+    raise ConfigError(f"env_backend=mjx needs MJX: {mjx_lib.INSTALL}; or --set "
+                      'env_backend=envpool for the same task on the CPU.')
+  if config.observ_keep is not None:
+    raise ConfigError('observ_keep is not supported with env_backend=mjx; '
+                      'use env_backend=gymnasium.')
+  try:
+    return mjx_lib.MjxEnv(config.env, num_agents, max_length=config.max_length, **kwargs)
+  except ValueError as error:
+    raise ConfigError(str(error)) from None
+
+
 def episode_limit(config: AttrDict, env: Any) -> int:
   """The longest an episode of the config can last, for evaluation budgets:
   max_length, else the env's time limit, else 1000 steps (said once)."""
@@ -214,6 +240,8 @@ def episode_limit(config: AttrDict, env: Any) -> int:
     return int(config.max_length)
   if config.env_backend == 'gymnax':
     return int(getattr(env.params, 'max_steps_in_episode', 1000))
+  if config.env_backend == 'mjx':
+    return env.max_length
   limit = named_env.max_episode_steps(env.batch_env[0])
   if limit is None:
     LOG.warning("'%s' declares no time limit; evaluation episodes are cut at 1000 "

@@ -81,7 +81,7 @@ def make_loop(config: AttrDict, key: jax.Array, catalog: Catalog,
     raise
   rollouts = rollouts_per_call(config, image=bool(train_env.spec.image))
   call = config.num_agents * config.update_every * rollouts
-  if config.env_backend == 'gymnax' and call > _LONG_COMPILED_CALL:
+  if config.env_backend in build.JAX_NATIVE and call > _LONG_COMPILED_CALL:
     LOG.warning('One compiled call runs %s env-steps (rollouts and their updates); a '
                 'stop waits for the call to end (compiled code cannot be cut). Fewer '
                 'num_agents, update_every or rollouts_per_call make calls shorter.',
@@ -110,9 +110,9 @@ def rollouts_per_call(config: AttrDict, image: bool = False) -> int:
   goes"). `config.rollouts_per_call` says how many; None: for JAX-native envs
   (gymnax) without images, the most up to 2**16 env-steps per call that divide
   the rollouts of the budget and of the evaluation, checkpoint and log
-  intervals, so that calls end where those do; otherwise 1 (a host env
-  step or a CNN costs far more than the return to Python, and a stop is seen
-  sooner). Reports still come every `report_every` env-steps, also from
+  intervals, so that calls end where those do; otherwise 1 (a host env step,
+  an MJX physics step or a CNN costs far more than the return to Python, and
+  a stop is seen sooner). Reports still come every `report_every` env-steps, also from
   inside a call; metrics, checkpoints and stops happen between calls.
   """
   if config.rollouts_per_call is not None:

@@ -53,6 +53,9 @@ def render_episodes(config: AttrDict, checkpoint_path: str, num_episodes: int,
     print(f"Rendering with Gymnasium's '{config.env}' (gymnax envs do not "
           'render frames); its episodes differ from the gymnax evaluation.',
           file=sys.stderr)
+  if config.env_backend == 'mjx':
+    print(f"Rendering with Gymnasium's '{config.env}' on native MuJoCo (MJX renders no "
+          "frames): the same task and solver settings, float64 physics.", file=sys.stderr)
   mujoco = 'mujoco' in named_env.entry_point(config.env)
   try:
     env = build.env_constructor(config, render=True)()
