@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from agents.core import simulate as simulate_lib
+from agents.core import sharding, simulate as simulate_lib
 from agents.core.algorithm import Algorithm
 from agents.core.compile_clock import CompileClock
 from agents.core.phase import Phase, PhaseProgress  # noqa: F401  (loop.Phase, as before)
@@ -44,6 +44,10 @@ class Loop:
   The seed axis is sharded over as many devices as divide the seed count
   (`seed_devices`; on the CPU see `training.use_cpu_devices`), so the seeds
   of one program run on several cores or accelerators at once.
+
+  devices: a single run's env batch is split over this many devices (data
+  parallel, core/sharding.py; the training batch must divide, phases whose
+  batch does not run replicated); with seeds, it caps the seeds' devices.
   """
 
   def __init__(self, algorithm: Algorithm, phases: list[Phase], key: jax.Array,
@@ -52,7 +56,8 @@ class Loop:
                on_metrics: Callable[[str, int, dict], None] | None = None,
                on_checkpoint: Callable[['Loop'], None] | None = None,
                should_stop: Callable[[], bool] | None = None,
-               on_progress: Callable[[int], None] | None = None) -> None:
+               on_progress: Callable[[int], None] | None = None,
+               devices: int = 1) -> None:
     if not any(phase.training for phase in phases):
       raise ValueError('The Loop needs at least one training phase.')
     names = [phase.name for phase in phases]
@@ -63,16 +68,21 @@ class Loop:
     self._key = key
     self.num_seeds = int(key.shape[0]) if key.ndim == 2 else None
     seeded = self.num_seeds is not None
-    self.seed_devices = seed_devices(self.num_seeds) if seeded else 1
+    self.seed_devices = seed_devices(self.num_seeds, devices) if seeded else 1
     self._seed_sharding = None
     if self.seed_devices > 1:
       mesh = jax.sharding.Mesh(jax.devices()[:self.seed_devices], ('seeds',))
       self._seed_sharding = (
           jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('seeds')),
           jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
+    layouts = {phase.name: None for phase in phases}
+    self.devices = devices if not seeded else 1
+    if self.devices > 1:
+      layouts = _agent_layouts(phases, sharding.agent_mesh(devices))
     self._progress = {phase.name: PhaseProgress(
-        simulate_lib.make_run(phase.env, algorithm, phase.training, seeds=seeded),
-        num_seeds=self.num_seeds or 1,
+        simulate_lib.make_run(phase.env, algorithm, phase.training, seeds=seeded,
+                              layout=layouts[phase.name]),
+        num_seeds=self.num_seeds or 1, layout=layouts[phase.name],
         init_algo=self._prepare(functools.partial(
             _init_algo, algorithm, phase.env.spec, phase.env.num_agents)),
         init_sim=self._prepare(functools.partial(simulate_lib.init_state, phase.env),
@@ -182,7 +192,7 @@ class Loop:
     else:
       progress.state = progress.state.replace(
           algo=progress.state.algo.replace(learner=self.learner))
-    progress.state = self._place(progress.state)
+    progress.state = self._place(progress.state, progress.layout)
     budget = phase.steps
     if phase.training:
       budget = min(budget, max_step - self.step)
@@ -258,12 +268,15 @@ class Loop:
     """The multiples of `every` in (before, after]."""
     return range((before // every + 1) * every, after + 1, every)
 
-  def _place(self, tree: Any) -> Any:
-    """With seeds on several devices: leaves with a seed axis split over them.
+  def _place(self, tree: Any, layout: Callable[[Any], Any] | None = None) -> Any:
+    """With seeds on several devices: leaves with a seed axis split over them;
+    with a phase `layout` (one run over several devices): the batch axis.
 
     A shared leaf whose first dimension happens to equal the seed count is
     split too; that changes its layout only, never its values.
     """
+    if layout is not None:
+      return sharding.place(tree, layout)
     if self._seed_sharding is None:
       return tree
     split, whole = self._seed_sharding
@@ -354,11 +367,25 @@ class Loop:
     self._on_checkpoint(self)
 
 
-def seed_devices(num_seeds: int) -> int:
-  """How many of JAX's devices the seed axis is split over: the most that divide it."""
-  available = len(jax.devices())
+def seed_devices(num_seeds: int, devices: int | None = None) -> int:
+  """How many of JAX's devices (at most `devices`) the seed axis is split
+  over: the most that divide it."""
+  available = min(len(jax.devices()), devices or len(jax.devices()))
   return max(count for count in range(1, min(available, num_seeds) + 1)
              if num_seeds % count == 0)
+
+
+def _agent_layouts(phases: list[Phase], mesh: Any) -> dict[str, Any]:
+  """Per phase, `state -> shardings` with its batch split over `mesh`; phases
+  whose batch does not divide run replicated on it (training must divide)."""
+  count, layouts = mesh.devices.size, {}
+  for phase in phases:
+    batch = phase.env.num_agents
+    if batch % count and phase.training:
+      raise ValueError(f"Phase '{phase.name}': {batch} agents do not split over "
+                       f'{count} devices.')
+    layouts[phase.name] = sharding.shardings(mesh, batch if batch % count == 0 else -1)
+  return layouts
 
 
 def _init_algo(algorithm: Algorithm, spec: Any, num_agents: int, key: jax.Array) -> Any:

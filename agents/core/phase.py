@@ -64,6 +64,7 @@ class PhaseProgress:
   steps: int = 0                          # Env-steps run in this phase, all visits.
   state: simulate_lib.SimState | None = None
   initial_algo: Any = None                # The algorithm's state from its first init.
+  layout: Callable[..., Any] | None = None  # state -> shardings (several devices).
   # Per seed, the episodes finished since the last report: score, length and
   # the phase step at which each ended (reports inside a call take theirs).
   scores: list = dataclasses.field(default_factory=list)

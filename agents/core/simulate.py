@@ -8,6 +8,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
+from agents.core import sharding
 from agents.core.algorithm import Algorithm, Transition
 from agents.core.in_graph_env import EnvState, InGraphEnv
 
@@ -90,7 +91,7 @@ def simulate(env: InGraphEnv, algorithm: Algorithm, training: bool
 
 
 def make_run(env: InGraphEnv, algorithm: Algorithm, training: bool,
-             seeds: bool = False
+             seeds: bool = False, layout: Callable[[SimState], Any] | None = None
              ) -> Callable[[SimState, jax.Array], tuple[SimState, StepOutput]]:
   """A jitted `run(state, keys)` that scans one fused step per key.
 
@@ -103,12 +104,18 @@ def make_run(env: InGraphEnv, algorithm: Algorithm, training: bool,
   are [steps, seeds, 2]; the scan is vmapped over them, so several seeds train
   in one program (JAX-native envs only). Leaves that `algorithm.seed_axes`
   marks as shared have no seed axis. Outputs are then [seeds, steps, batch].
+
+  layout: `state -> shardings` (core/sharding.py) where one run's batch is
+  split over several devices; the state keeps that layout through the call.
   """
   step = simulate(env, algorithm, training)
   take_host_error = getattr(env, 'take_host_error', None)
 
   def run_steps(state: SimState, keys: jax.Array) -> tuple[SimState, StepOutput]:
-    return jax.lax.scan(step, state, keys)
+    if layout is None:
+      return jax.lax.scan(step, state, keys)
+    state, output = jax.lax.scan(step, sharding.constrain(state, layout), keys)
+    return sharding.constrain(state, layout), output
 
   if seeds:
     if take_host_error is not None:

@@ -42,7 +42,7 @@ _POSITIVE_INTS = ('num_agents', 'steps', 'eval_every', 'eval_agents',
                   'report_every', 'log_every', 'checkpoint_every',
                   'update_every', 'update_epochs', 'num_minibatches',
                   'state_size', 'chunk_length')
-_OPTIONAL_POSITIVE_INTS = ('max_length', 'eval_steps', 'rollouts_per_call')
+_OPTIONAL_POSITIVE_INTS = ('max_length', 'eval_steps', 'rollouts_per_call', 'devices')
 _POSITIVE_FLOATS = ('learning_rate', 'clip_epsilon', 'init_std', 'kl_target',
                     'kl_init_coef', 'observ_clip')
 _OPTIONAL_POSITIVE_FLOATS = ('value_learning_rate', 'reward_clip')
@@ -209,6 +209,7 @@ def validate(config: AttrDict, network_names: Collection[str] | None = None) -> 
       raise ConfigError(f'{key} must be true or false, got {config[key]!r}.')
   check_minibatches(config)
   _check_sizes(config)
+  _check_devices(config)
   PPOConfig.from_run_config(config)   # PPO's own checks.
 
 
@@ -231,6 +232,22 @@ def _check_sizes(config: AttrDict) -> None:
           f'{key}={layers} has {weights:,} weights: with gradients and Adam\'s state '
           f'about {needed / 2**30:,.1f} GiB, more than half of this machine\'s '
           f'{memory / 2**30:,.1f} GiB. Use smaller layers (e.g. [256, 256]).')
+
+
+def _check_devices(config: AttrDict) -> None:
+  """Several devices split a batch of JAX-native envs, evenly."""
+  from agents.run.build import JAX_NATIVE
+  devices = config.devices
+  if devices is None or devices == 1:
+    return
+  if config.env_backend not in JAX_NATIVE:
+    raise ConfigError(
+        f'devices={devices} splits the env batch over devices inside the compiled '
+        f'program, which needs JAX-native envs (env_backend=gymnax or mjx); '
+        f"env_backend={config.env_backend} steps envs on the host. Use devices=1.")
+  if config.num_agents % devices:
+    raise ConfigError(f'num_agents ({config.num_agents}) does not split over '
+                      f'devices={devices}; use a multiple of {devices} agents.')
 
 
 def _physical_memory() -> int | None:

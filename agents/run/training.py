@@ -19,8 +19,8 @@ import jax.numpy as jnp
 from agents import settings
 from agents.core.loop import Loop, Phase
 from agents.core.reports import Report
-from agents.errors import (EXIT_FAILURE, EXIT_OK, CheckpointError, EnvError,
-                           TrainingDiverged)
+from agents.errors import (EXIT_FAILURE, EXIT_OK, CheckpointError, ConfigError,
+                           EnvError, TrainingDiverged)
 from agents.parts.attr_dict import AttrDict
 from agents.run import best, build, checkpoint, tracking
 from agents.run.catalog import Catalog
@@ -49,14 +49,16 @@ def enable_compilation_cache() -> None:
                       settings.jax_cache_min_seconds())
 
 
-def use_cpu_devices(count: int) -> int:
-  """Give JAX's CPU backend `count` devices (capped at the cores), before JAX starts.
+def use_cpu_devices(count: int, cap: bool = True) -> int:
+  """Give JAX's CPU backend `count` devices (capped at the cores unless not
+  `cap`), before JAX starts.
 
-  `--seeds` splits its seed axis over devices; on the CPU each device is a
-  thread of its own, so the seeds use several cores. Returns the CPU devices
-  JAX has: the old number when JAX has already run something in this process.
+  `--seeds` splits its seed axis over devices, `devices` a run's batch; on the
+  CPU each device is a thread of its own, so they use several cores. Returns
+  the CPU devices JAX has: the old number when JAX has already run something
+  in this process.
   """
-  count = max(1, min(count, os.cpu_count() or 1))
+  count = max(1, min(count, os.cpu_count() or 1) if cap else count)
   try:
     jax.config.update('jax_num_cpu_devices', count)
   except RuntimeError:   # JAX has started; its devices stay as they are.
@@ -70,6 +72,7 @@ _LONG_COMPILED_CALL = 2**21   # Env-steps: about 10-30 s a call on a 2-core CPU.
 def make_loop(config: AttrDict, key: jax.Array, catalog: Catalog,
               callbacks: dict) -> tuple[Loop, Any, list[Any]]:
   """The Loop of a config (train and eval phases), its algorithm and envs."""
+  devices = run_devices(config)
   train_env = build.train_env(config)
   envs = [train_env]
   try:
@@ -86,6 +89,7 @@ def make_loop(config: AttrDict, key: jax.Array, catalog: Catalog,
                 'stop waits for the call to end (compiled code cannot be cut). Fewer '
                 'num_agents, update_every or rollouts_per_call make calls shorter.',
                 f'{call:,}')
+  callbacks = dict(callbacks, devices=devices)
   episode = build.episode_limit(config, evaluation)
   eval_steps = config.eval_steps or episode * evaluation.num_agents
   phases = [
@@ -125,6 +129,27 @@ def rollouts_per_call(config: AttrDict, image: bool = False) -> int:
   most = max(1, _CALL_STEPS // rollout)
   return max(count for count in range(1, most + 1)
              if all(interval % count == 0 for interval in intervals))
+
+
+def run_devices(config: AttrDict) -> int:
+  """How many devices one run's batch is split over: `config.devices`, or
+  for None the most of JAX's devices that divide the batch (JAX-native envs;
+  host envs: 1). On a CPU, JAX has one device unless told otherwise (XLA_FLAGS
+  or `devices`), so None stays on one there: small programs ran faster on
+  one CPU device than split over two (bench/README.md, "Several devices")."""
+  if config.env_backend not in build.JAX_NATIVE:
+    return 1
+  if config.devices is not None:
+    if config.devices > len(jax.devices()):
+      raise ConfigError(
+          f'devices={config.devices}, but JAX has {len(jax.devices())} '
+          f'{jax.default_backend().upper()} device(s) in this process (a CPU gets '
+          'more only before JAX first runs: from the command line, or with '
+          f'XLA_FLAGS=--xla_force_host_platform_device_count={config.devices}).')
+    return config.devices
+  available = len(jax.devices())
+  return max(count for count in range(1, available + 1)
+             if config.num_agents % count == 0)
 
 
 def close_all(envs: list[Any]) -> None:
@@ -227,6 +252,8 @@ class _Session:
     config, first = self.targets[0].config, self.targets[0].run_dir
     if self.seeded:
       use_cpu_devices(len(self.targets))
+    elif (config.devices or 1) > 1:   # CPU devices, before JAX starts.
+      use_cpu_devices(config.devices, cap=False)
     enable_compilation_cache()
     for target in self.targets:
       checkpoint.remove_temporaries(target.run_dir.checkpoints)  # Left by a killed save.
@@ -283,6 +310,10 @@ class _Session:
       LOG.info('%d seeds in one program, split over %d %s device(s)%s.',
                len(self.targets), loop.seed_devices,
                jax.devices()[0].platform.upper(), hint)
+    elif loop.devices > 1:
+      LOG.info('The batch of %d agents split over %d %s devices (data parallel).',
+               self.targets[0].config.num_agents, loop.devices,
+               jax.devices()[0].platform.upper())
 
   def _loop(self, loop: Loop, resume_command: str) -> RunOutcome | None:
     """Run the Loop to the budget; a failure's outcome, or None."""

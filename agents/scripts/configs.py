@@ -20,7 +20,7 @@ def default() -> AttrDict:
       seed=0,                      # Seeds parameters, envs and sampling.
       # Task.
       env='Pendulum-v1',           # Gymnasium id, or gymnax id with env_backend=gymnax.
-      env_backend='gymnasium',     # gymnasium (host envs), envpool (C++ threads) or gymnax.
+      env_backend='gymnasium',     # gymnasium (host envs), envpool (C++ threads), gymnax, mjx.
       max_length=None,             # Cap on episode length; None: the env's own.
       observ_keep=None,            # Observation entries agents see (partial view); None: all.
       num_agents=32,               # Envs stepped as one training batch.
@@ -29,6 +29,7 @@ def default() -> AttrDict:
       ray_address=None,            # process_backend=ray: the cluster; None: start Ray here.
       env_threads=0,               # envpool: threads stepping the batch; 0: EnvPool's choice.
       stagger=True,                # Cut each agent's first episode at a random length.
+      devices=None,                # gymnax/mjx: devices the batch is split over; None: all.
       # Training and evaluation schedule (env-steps, summed over the batch).
       steps=200_000,               # Training budget.
       eval_every=16_384,           # Training steps between evaluations.
@@ -55,8 +56,7 @@ def default() -> AttrDict:
       num_minibatches=32,          # Minibatches per pass.
       learning_rate=1e-3,          # Adam's step size (policy; value too unless set below).
       value_learning_rate=None,    # Value network's rate; None: learning_rate.
-      anneal_learning_rate=False,  # Decay linearly to 0 at `steps` (a resume that extends
-                                   # `steps` stretches the rest of the decay, no jump).
+      anneal_learning_rate=False,  # Decay linearly to 0 at `steps` (resumes stretch the rest).
       max_grad_norm=0.5,           # Clip of each network's gradient norm; 0: off.
       discount=0.99,               # Reward discount per step, in (0, 1].
       lambda_=0.95,                # GAE lambda.
