@@ -19,7 +19,6 @@ from agents.core.reports import Report
 from agents.errors import ConfigError, UsageError
 from agents.parts.attr_dict import AttrDict
 from agents.run import config_checks
-from agents.run.build import JAX_NATIVE
 from agents.run.catalog import Catalog
 from agents.run.outcome import RunOutcome
 from agents.run.run_dir import CONFIG_FILE, RunDir
@@ -109,6 +108,7 @@ def train_seeds(catalog: Catalog, config_name: str, logdir: str, seeds: Sequence
   per_seed = [dict(values or {}, seed=seed) for seed in seeds]
   config, _ = resolve_config(catalog, config_name, run_dirs[0], per_seed[0])
   command = first.resume_command(['--seeds', *map(str, seeds)])
+  from agents.run.build import JAX_NATIVE   # Here: build imports JAX and Gymnasium.
   if config.env_backend not in JAX_NATIVE:
     raise UsageError(
         f"--seeds trains the seeds in one compiled program, which needs an in-graph "

@@ -91,8 +91,20 @@ def test_unknown_tasks_and_a_missing_extra_are_named():
     config.env = 'Swimmer-v5'
   with pytest.raises(ConfigError, match="no task 'Swimmer-v5'. Known: Ant-v5"):
     build.train_env(config)
-  assert configs.get('humanoid_mjx').env == 'Humanoid-v5'
   assert configs.get('ant_mjx').num_agents == configs.get('ant').num_agents
+
+
+@pytest.mark.parametrize('name, size', [('ant_mjx', 105), ('humanoid_mjx', 348)])
+def test_the_mjx_configs_build_gymnasiums_observations(name, size):
+  """Their envs, eval envs and PPO build (stepping them compiles for a minute:
+  the Ant step is checked above, the learning loop on InvertedPendulum below)."""
+  config = configs.get(name)
+  env, evaluation = build.train_env(config), build.eval_env(config)
+  assert env.spec.observ_shape == (size,) == evaluation.spec.observ_shape
+  assert env.num_agents == config.num_agents and build.episode_limit(config, evaluation) == 1000
+  from agents.run.policy import env_spec   # What visualize and load_policy use.
+  assert env_spec(config).observ_shape == (size,)
+  assert build.algorithm(config, env.spec, configs.catalog()) is not None
 
 
 @pytest.mark.timeout(400)
