@@ -174,21 +174,29 @@ class ActionHead:
 
 
 class FeedForwardPolicy(nn.Module):
-  """A policy MLP with the head of its action space, and a separate value MLP."""
+  """A policy MLP with the head of its action space, and a separate value MLP.
+
+  shared: one torso (CNN) feeds both, as in CleanRL's Atari agent: half the
+  convolutions, and the value loss trains the torso too (it is a policy
+  parameter, `torso`, under the policy's optimizer part)."""
   head: ActionHead
   policy_layers: Sequence[int] = (64, 64)
   value_layers: Sequence[int] = (64, 64)
   torso: Any = 'mlp'
+  shared: bool = False
   recurrent = False
   state_size = 1
 
   @nn.compact
   def __call__(self, observ: jax.Array, first: jax.Array, state: jax.Array
                ) -> tuple[Any, jax.Array, jax.Array]:
-    out = MLP(self.policy_layers, self.head.size, 0.01, name='policy')(
-        _features(self.torso, observ, 'policy_torso'))
-    value = ValueHead(self.value_layers, name='value')(
-        _features(self.torso, observ, 'value_torso'))
+    if self.shared:
+      policy_in = value_in = _features(self.torso, observ, 'torso')
+    else:
+      policy_in = _features(self.torso, observ, 'policy_torso')
+      value_in = _features(self.torso, observ, 'value_torso')
+    out = MLP(self.policy_layers, self.head.size, 0.01, name='policy')(policy_in)
+    value = ValueHead(self.value_layers, name='value')(value_in)
     return self.head.distribution(out), value, state
 
 
@@ -220,6 +228,16 @@ def feed_forward(spec: Any, config: Any) -> nn.Module:
   # Discrete: the parameters are named as those of the earlier FeedForwardCategorical.
   return FeedForwardPolicy(ActionHead.of(spec), tuple(config.policy_layers),
                            tuple(config.value_layers), torso_of(spec, config.cnn))
+
+
+def feed_forward_shared(spec: Any, config: Any) -> nn.Module:
+  """feed_forward for integer actions with one torso shared by policy and value
+  (CleanRL's Atari agent; the `atari` configs)."""
+  _require(spec.discrete, 'feed_forward_shared', 'Discrete, MultiDiscrete or MultiBinary',
+           spec, 'feed_forward')
+  return FeedForwardPolicy(ActionHead.of(spec), tuple(config.policy_layers),
+                           tuple(config.value_layers), torso_of(spec, config.cnn),
+                           shared=True)
 
 
 def recurrent(spec: Any, config: Any) -> nn.Module:
@@ -266,7 +284,8 @@ def summary(network: Any, spec: Any) -> str | None:
   head = 'Gaussian' if spec.kind == 'box' else {
       'discrete': 'categorical', 'multi_discrete': 'per-dimension categorical',
       'multi_binary': 'Bernoulli'}[spec.kind]
-  return f'{torso.describe(spec)}, {head} head for {spec.describe()} actions'
+  shared = ' (shared by policy and value)' if getattr(network, 'shared', False) else ''
+  return f'{torso.describe(spec)}{shared}, {head} head for {spec.describe()} actions'
 
 
 NETWORKS = {
@@ -274,6 +293,7 @@ NETWORKS = {
     'recurrent': recurrent,
     'feed_forward_gaussian': feed_forward_gaussian,
     'feed_forward_categorical': feed_forward_categorical,
+    'feed_forward_shared': feed_forward_shared,
     'recurrent_gaussian': recurrent_gaussian,
 }
 

@@ -349,6 +349,20 @@ def test_the_impala_resnet_torso_learns_an_image_task(tmp_path, capfd):
       'stack_0_conv', 'stack_1_conv', 'stack_2_conv']
 
 
+def test_a_shared_torso_learns_with_half_the_convolutions(tmp_path, capfd):
+  """network=feed_forward_shared (CleanRL's Atari agent): one CNN feeds the
+  policy and the value heads, and the value loss trains it too."""
+  assert train.main(['--logdir', str(tmp_path), '--config', 'cartpole', '--timestamp', 'run',
+                     '--set', 'env=tests.user_envs:SmallSquare',
+                     '--set', 'network=feed_forward_shared', *_SMALL]) == 0
+  assert 'torso on uint8 images 10x10x1 observations (shared by policy and value)' in (
+      capfd.readouterr().err)
+  assert _final_eval(tmp_path / 'run-cartpole') >= 9.0
+  import agents
+  params = agents.load_policy(str(tmp_path / 'run-cartpole'))._learner.params['params']
+  assert 'torso' in params and not {'policy_torso', 'value_torso'} & set(params)
+
+
 def test_an_unknown_cnn_is_one_line(tmp_path, capfd):
   assert train.main(['--logdir', str(tmp_path), '--config', 'cartpole',
                      '--set', 'cnn=resnet50']) == 2
