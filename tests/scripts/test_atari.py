@@ -47,8 +47,9 @@ def test_pong_trains_evaluates_and_renders_rgb_frames(tmp_path, capfd):
                      '--set', 'steps=1024', '--set', 'eval_every=1024',
                      '--set', 'eval_agents=2', '--set', 'max_length=100']) == 0
   err = capfd.readouterr().err
-  assert ('network feed_forward: Nature-CNN torso (channels first) on uint8 images '
-          '4x84x84 observations, categorical head for Discrete(6) actions') in err
+  assert ('network feed_forward_shared: Nature-CNN torso (channels first) on uint8 images '
+          '4x84x84 observations (shared by policy and value), categorical head for '
+          'Discrete(6) actions') in err
   with open(tmp_path / 'run-pong' / 'metrics.jsonl') as stream:
     evaluation = [json.loads(line) for line in stream
                   if json.loads(line)['phase'] == 'eval'][-1]
