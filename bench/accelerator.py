@@ -1,7 +1,7 @@
 """MJX locomotion on an accelerator: agents' `ant_mjx` / `humanoid_mjx` against
 Brax's PPO on the same device and the same PPO settings.
 
-    pip install -e '.[mjx]' brax
+    pip install -e '.[bench]'
     python bench/accelerator.py --task ant                 # on a GPU: Brax's ant settings
     python bench/accelerator.py --task ant --smoke         # any machine: tiny, checks the wiring
 
