@@ -25,9 +25,14 @@ TINY = ['--set', 'num_agents=4', '--set', 'update_every=16',
 
 
 # MJX configs compile for 30-100 s each: tests/envs/test_mjx_env.py builds them
-# and trains inverted_pendulum_mjx.
+# and trains inverted_pendulum_mjx. The MinAtar configs train (two seeds each) in
+# tests/scripts/test_configs.py and pong in tests/scripts/test_atari.py.
+TRAINED_ELSEWHERE = {'breakout_minatar', 'asterix_minatar', 'pong'}
+
+
 @pytest.mark.parametrize('name', sorted(name for name in configs.CONFIGS
-                                        if configs.get(name).env_backend != 'mjx'))
+                                        if configs.get(name).env_backend != 'mjx'
+                                        and name not in TRAINED_ELSEWHERE))
 def test_every_listed_config_builds_its_envs_and_trains_a_few_hundred_steps(
     tmp_path, name):
   assert train.main(['--logdir', str(tmp_path), '--config', name,
