@@ -49,7 +49,7 @@ _OPTIONAL_POSITIVE_FLOATS = ('value_learning_rate', 'reward_clip')
 _NON_NEGATIVE_FLOATS = ('max_grad_norm', 'kl_cutoff_coef', 'kl_min_coef',
                         'value_coef', 'entropy_coef')
 _NULLS = ('null', 'none', '~', '')
-CNNS = ('nature', 'impala')   # The CNN torsos of images (agents/scripts/torsos.py).
+CNNS = ('nature', 'impala', 'flat')   # Image torsos (agents/scripts/torsos.py); flat: none.
 
 
 def parse_override(config: AttrDict, override: str) -> tuple[str, Any]:

@@ -46,7 +46,7 @@ def default() -> AttrDict:
       policy_layers=[64, 64],      # Hidden layer sizes of the policy (tanh).
       value_layers=[64, 64],       # Hidden layer sizes of the separate value network.
       init_std=1.0,                # Initial std of the Gaussian policy (actions in [-1, 1]).
-      cnn='nature',                # Image torso: nature (Nature-CNN) or impala (ResNet).
+      cnn='nature',                # Image torso: nature (Nature-CNN), impala (ResNet), flat.
       state_size=64,               # GRU size of recurrent networks.
       chunk_length=32,             # Steps per GRU training chunk (divides update_every).
       # PPO.

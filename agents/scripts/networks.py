@@ -279,7 +279,7 @@ def summary(network: Any, spec: Any) -> str | None:
   """One line on what a network of this module reads and acts with, where it
   is not the plain MLP (image and Dict torsos); None otherwise."""
   torso = as_torso(getattr(network, 'torso', 'mlp'))
-  if torso.kind == 'mlp':
+  if torso.kind == 'mlp' and not (spec.image and torso.cnn == 'flat'):
     return None
   head = 'Gaussian' if spec.kind == 'box' else {
       'discrete': 'categorical', 'multi_discrete': 'per-dimension categorical',

@@ -364,8 +364,22 @@ def test_a_shared_torso_learns_with_half_the_convolutions(tmp_path, capfd):
   assert 'torso' in params and not {'policy_torso', 'value_torso'} & set(params)
 
 
+def test_flat_images_feed_the_mlps_without_a_torso(tmp_path, capfd):
+  """cnn=flat (PureJaxRL's MinAtar network): the MLPs read the image flattened."""
+  assert train.main(['--logdir', str(tmp_path), '--config', 'cartpole', '--timestamp', 'run',
+                     '--set', 'env=tests.user_envs:SmallSquare', '--set', 'cnn=flat',
+                     *_SMALL]) == 0
+  assert ('network feed_forward: MLP torso on flattened uint8 images 10x10x1 observations'
+          in capfd.readouterr().err)
+  assert _final_eval(tmp_path / 'run-cartpole') >= 9.0
+  import agents
+  params = agents.load_policy(str(tmp_path / 'run-cartpole'))._learner.params['params']
+  assert not [name for name in params if 'torso' in name]
+  assert params['policy']['Dense_0']['kernel'].shape[0] == 100   # 10 x 10 x 1 pixels.
+
+
 def test_an_unknown_cnn_is_one_line(tmp_path, capfd):
   assert train.main(['--logdir', str(tmp_path), '--config', 'cartpole',
                      '--set', 'cnn=resnet50']) == 2
   err = capfd.readouterr().err
-  assert "Unknown cnn 'resnet50'. Known: nature, impala." in err and 'Traceback' not in err
+  assert "Unknown cnn 'resnet50'. Known: nature, impala, flat." in err and 'Traceback' not in err
