@@ -4,7 +4,7 @@
 - Images (HxWxC, or CxHxW with at most 4 channels first): a CNN, the
   Nature-CNN by default or IMPALA's ResNet (`cnn=impala`), features of 512 / 256;
   or none (`cnn=flat`): the MLPs read the image flattened, as PureJaxRL's and
-  gymnax's MinAtar PPO do (~15x the env-steps/s of the MinAtar CNN on a CPU).
+  gymnax's MinAtar PPO do (~13x the env-steps/s of the MinAtar CNN on a CPU).
 - Dict observations with image parts (HxWxC boxes) and vector parts: a CNN for
   each image part, the vector parts flat, all concatenated.
 
