@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,12 @@ import numpy as np
 from agents.core.reports import Report
 from agents.run import metrics_file, tracking
 from agents.run.run_dir import METRICS_FILE
+
+
+# TensorBoard's files are flushed at most this often (and on close): a flush
+# waits for the writer thread, ~1 ms, and fast runs report dozens of times a
+# second. metrics.jsonl, the run's record, is flushed at every line.
+FLUSH_SECONDS = 1.0
 
 
 class Summaries:
@@ -29,6 +36,7 @@ class Summaries:
     _route_writer_thread_errors()
     self._logdir = logdir
     self._writers: dict[str, Any] = {}
+    self._flushed: dict[str, float] = {}   # Phase -> when its writer last flushed.
     self._writer_class = SummaryWriter
     path = os.path.join(logdir, METRICS_FILE)
     metrics_file.keep_until(path, resume_step or 0)
@@ -50,7 +58,7 @@ class Summaries:
       value = getattr(report, name)
       if value is not None and np.isfinite(value):
         writer.add_scalar(name, value, report.step)
-    writer.flush()
+    self._flush(report.phase)
     if self._tracker is not None:
       self._tracker.log(tracking.report_values(report), report.step)
 
@@ -65,9 +73,15 @@ class Summaries:
         finite = value[np.isfinite(value)] if value.dtype.kind == 'f' else value.ravel()
         if finite.size:
           writer.add_histogram(f'algorithm/{name}', finite.ravel(), step)
-    writer.flush()
+    self._flush(phase)
     if self._tracker is not None:
       self._tracker.log(tracking.metric_values(metrics), step)
+
+  def _flush(self, phase: str) -> None:
+    now = time.monotonic()
+    if now - self._flushed.get(phase, -FLUSH_SECONDS) >= FLUSH_SECONDS:
+      self._writers[phase].flush()
+      self._flushed[phase] = now
 
   def close(self) -> None:
     for writer in self._writers.values():

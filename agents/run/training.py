@@ -206,6 +206,7 @@ class _Session:
     self._on_report = on_report
     self.loop: Loop | None = None
     self.best: list[best.BestCheckpoint] = []
+    self.config_yaml: list[str] = []   # Written once: every checkpoint carries it.
     self.reached: list[bool] = [False] * len(targets)   # stop_score, per seed.
     self.asked_to_stop = False                            # on_report returned True.
 
@@ -220,7 +221,7 @@ class _Session:
       target = self.targets[index]
       self.best[index].offer(
           report, lambda: seed_slice(self.loop.state, index, self.seeded).to_state_dict(),
-          target.config.to_yaml())
+          self.config_yaml[index])
       self.reached[index] |= best.reached(report, target.config.stop_score)
     if index == 0 and self._on_report(report) is True:
       self.asked_to_stop = True
@@ -235,7 +236,7 @@ class _Session:
     for index, target in enumerate(self.targets):
       checkpoint.save(target.run_dir.checkpoints, loop.step,
                       seed_slice(state, index, self.seeded).to_state_dict(),
-                      target.config.to_yaml())
+                      self.config_yaml[index])
 
   def run(self, resume_command: str, on_start: Callable[[int, int], None]
           ) -> list[RunOutcome]:
@@ -292,7 +293,8 @@ class _Session:
     """Resume, then write the run files and open the summaries."""
     resume(self.targets, loop)
     for index, target in enumerate(self.targets):
-      target.run_dir.write_run_files(target.config.to_yaml())
+      self.config_yaml.append(target.config.to_yaml())
+      target.run_dir.write_run_files(self.config_yaml[index])
       self.summaries.append(Summaries(
           target.run_dir.path, resume_step=loop.step,
           tracker=tracking.make(target.config.track, target.run_dir.path, target.config)))
