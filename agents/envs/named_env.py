@@ -1,7 +1,9 @@
 """One host env from the name a config gives (`env=`).
 
 Three forms:
-  'Pendulum-v1'         a registered Gymnasium id (`gymnasium.make`);
+  'Pendulum-v1'         a registered Gymnasium id (`gymnasium.make`), or a
+                        gymnax id that Gymnasium lacks ('Breakout-MinAtar':
+                        gymnax's env behind Gymnasium's API, envs/gymnax_host.py);
   'module:EnvId-v0'     import `module` (which registers it), then make the id,
                         as `gymnasium.make` itself accepts;
   'module:Name'         import `module` and call `Name` (an env class or a
@@ -38,6 +40,9 @@ def _make(env_id: str, render_mode: str | None, **kwargs: Any) -> gym.Env:
   constructor = _constructor(env_id)
   if constructor is not None:
     return _call(constructor, env_id, render_mode)
+  from agents.envs import gymnax_host
+  if gymnax_host.knows(env_id):   # MinAtar: only gymnax has it.
+    return gymnax_host.GymnaxHostEnv(env_id, render_mode)
   if render_mode is not None:
     kwargs['render_mode'] = render_mode
   try:

@@ -25,7 +25,7 @@ import numpy as np
 warnings.filterwarnings('ignore', message='os.fork', category=RuntimeWarning)
 
 from agents import settings
-from agents.envs import named_env
+from agents.envs import gymnax_host, named_env
 from agents.errors import ConfigError, EnvError, UsageError
 from agents.scripts import configs
 from agents.parts.attr_dict import AttrDict
@@ -49,7 +49,10 @@ def render_episodes(config: AttrDict, checkpoint_path: str, num_episodes: int,
   from agents.run.policy import Policy
   from agents.run import build
   from agents.core.in_graph_env import EnvSpec
-  if config.env_backend == 'gymnax':
+  if config.env_backend == 'gymnax' and gymnax_host.knows(config.env):
+    print(f"Rendering gymnax's '{config.env}' stepped from Python, its observations "
+          'drawn as frames (gymnax renders none).', file=sys.stderr)
+  elif config.env_backend == 'gymnax':
     print(f"Rendering with Gymnasium's '{config.env}' (gymnax envs do not "
           'render frames); its episodes differ from the gymnax evaluation.',
           file=sys.stderr)
