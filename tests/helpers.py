@@ -162,3 +162,18 @@ def kill_tree(process) -> None:
   if process.poll() is None:
     process.kill()
   process.communicate()
+
+
+def replayed_return(run_dir: str) -> float:
+  """The return of the run's first evaluation episode, replayed by hand with
+  `agents.load_policy` and its own env (what visualize's stats must equal)."""
+  import agents
+  policy = agents.load_policy(str(run_dir))
+  env = policy.make_env()
+  observ, _ = env.reset(seed=policy.config.eval_seed)
+  total, done = 0.0, False
+  while not done:
+    observ, reward, terminated, truncated, _ = env.step(policy(observ))
+    total, done = total + float(reward), terminated or truncated
+  env.close()
+  return total

@@ -6,6 +6,7 @@ import pytest
 
 from agents.envs import gymnax_host, named_env
 from agents.scripts import train, visualize
+from tests import helpers
 
 TINY = ['--set', 'num_agents=4', '--set', 'update_every=16', '--set', 'num_minibatches=2',
         '--set', 'update_epochs=1', '--set', 'policy_layers=[16]', '--set', 'value_layers=[16]',
@@ -68,12 +69,4 @@ def test_visualize_renders_a_minatar_run_and_its_returns_are_the_rewards(tmp_pat
     with imageio.get_reader(str(outdir / video)) as reader:
       frames = [frame for frame in reader]
     assert len(frames) == length + 1 and frames[0].shape == (160, 160, 3)
-  import agents
-  policy = agents.load_policy(str(run_dir))
-  env = policy.make_env()
-  observ, _ = env.reset(seed=policy.config.eval_seed)
-  total, done = 0.0, False
-  while not done:
-    observ, reward, terminated, truncated, _ = env.step(policy(observ))
-    total, done = total + reward, terminated or truncated
-  assert stats['returns'][0] == pytest.approx(total)
+  assert stats['returns'][0] == pytest.approx(helpers.replayed_return(run_dir))

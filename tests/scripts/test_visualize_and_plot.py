@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from agents.scripts import plot, train, visualize
+from tests import helpers
 
 HOST = ['--set', 'num_agents=4', '--set', 'update_every=16',
         '--set', 'num_minibatches=2', '--set', 'update_epochs=1',
@@ -54,15 +55,7 @@ def test_gif_videos_and_their_stats_equal_the_summed_rewards(run_dir, tmp_path):
   frames = _count_frames(str(outdir / stats['videos'][0]))
   assert stats['lengths'][0] // 2 < frames <= stats['lengths'][0] + 1
   # Replay the episode by hand: the return is the sum of its rewards.
-  import agents
-  policy = agents.load_policy(str(run_dir))
-  env = policy.make_env()
-  observ, _ = env.reset(seed=policy.config.eval_seed)
-  total, done = 0.0, False
-  while not done:
-    observ, reward, terminated, truncated, _ = env.step(policy(observ))
-    total, done = total + reward, terminated or truncated
-  assert stats['returns'][0] == pytest.approx(total, rel=1e-5)
+  assert stats['returns'][0] == pytest.approx(helpers.replayed_return(run_dir), rel=1e-5)
 
 
 def test_missing_config_or_checkpoint_is_one_clear_line(tmp_path, capsys):
