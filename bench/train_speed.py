@@ -48,6 +48,10 @@ def run(config: str, seed: int, logdir: str, extra: list[str],
   evals = [r for r in reports if r['phase'] == 'eval']
   train = [r for r in reports if r['phase'] == 'train']
   solved = next((r for r in evals if r['mean_score'] >= -200), None)
+  if len(train) < 2:
+    raise SystemExit(f'{config}: one training report only, so no rate after the first '
+                     'one (which holds the compile); set report_every below steps, '
+                     'e.g. --set report_every=1024.')
   first_train, last_train = train[0], train[-1]
   return {
       'config': f'{config}[{label}]' if label else config, 'seed': seed,
