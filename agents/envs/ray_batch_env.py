@@ -49,7 +49,10 @@ from agents.errors import ConfigError
 LOG = logging.getLogger(__name__)
 
 INSTALL = "pip install -e '.[ray]'"
-_START_TIMEOUT = 60.0   # Seconds for the actors to build their envs and connect.
+# Seconds for the actors to start, build their envs and connect: each actor is
+# a new Python process that imports the env's modules (and JAX). 60 s ran out on
+# a 2-core machine running three training jobs beside the tests.
+_START_TIMEOUT = 180.0
 
 
 def check_reachable(address: str, timeout: float = 5.0) -> None:
@@ -169,6 +172,7 @@ class RayBatchEnv:
       self._started_ray = True
     self._size = len(constructors)
     self._timeout = timeout
+    self._cpus_per_actor = cpus_per_actor
     num_actors = max(1, min(num_actors or (os.cpu_count() or 1), self._size))
     bounds = np.linspace(0, self._size, num_actors + 1).astype(int)
     self._slices = [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
@@ -201,7 +205,9 @@ class RayBatchEnv:
     except ray.exceptions.GetTimeoutError:
       raise WorkerTimeoutError(
           f'The Ray env actors did not start within '
-          f'{max(self._timeout, _START_TIMEOUT):.0f} s.') from None
+          f'{max(self._timeout, _START_TIMEOUT):.0f} s (does the cluster have '
+          f'{self._cpus_per_actor:g} free CPU for each of the {len(self._actors)} '
+          'actors? `ray status` shows what is free).') from None
     except ray.exceptions.RayActorError as error:
       raise WorkerDiedError('A Ray env actor died during start-up: '
                             f'{str(error).splitlines()[0]}') from None

@@ -95,6 +95,19 @@ def test_actors_that_cannot_connect_back_give_an_error_not_a_hang(monkeypatch):
   assert time.time() - start < 30
 
 
+def test_actors_the_cluster_cannot_place_are_named_within_the_allowance(monkeypatch):
+  """Actors asking for more CPUs than the cluster has wait in Ray's queue for
+  ever; start-up gives up after its allowance and says what to check."""
+  from agents.envs import ray_batch_env
+  from agents.envs.process import WorkerTimeoutError
+  monkeypatch.setattr(ray_batch_env, '_START_TIMEOUT', 3.0)
+  start = time.time()
+  with pytest.raises(WorkerTimeoutError, match=r'did not start within 3 s \(does the '
+                     r'cluster have 64 free CPU for each of the 2 actors\? `ray status`'):
+    _batch([helpers.counting_env, helpers.counting_env], timeout=1.0, cpus_per_actor=64)
+  assert time.time() - start < 30
+
+
 @pytest.mark.parametrize('constructor, error, text', [
     (lambda: helpers.RaisingEnv(after=1), 'WorkerError', 'deliberate failure inside step'),
     (helpers.SuicideEnv, 'WorkerDiedError', 'died during step()'),
