@@ -8,10 +8,10 @@
 - Dict observations with image parts (HxWxC boxes) and vector parts: a CNN for
   each image part, the vector parts flat, all concatenated.
 
-Every convolution is a matmul over image patches: the same function, but on
+Every convolution is a matmul (convolution.py): the same function, but on
 the CPU ~10x faster inside the update's loops than XLA's convolution there
 (measured 59 vs 557 ms for a 256-sample gradient of the Nature-CNN on 36x36
-images; jax-ml/jax#12868), the patches gathered by slicing (`image_patches`).
+images; jax-ml/jax#12868).
 Images arrive scaled to [0, 1] (the algorithm scales bytes; see PPO).
 """
 
@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from agents.run.config_checks import CNNS
+from agents.scripts import convolution
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,25 +113,26 @@ def _orthogonal(scale: float) -> Any:
 
 def _conv(x: jax.Array, features: int, kernel: int, stride: int, padding: str,
           name: str, scale: float = np.sqrt(2)) -> jax.Array:
-  """A convolution as a Dense layer over image patches [N, H, W, C] -> [N, H', W', F]."""
-  return nn.Dense(features, kernel_init=_orthogonal(scale), name=name)(
-      image_patches(x, kernel, stride, padding))
+  """A convolution [N, H, W, C] -> [N, H', W', F] as a matmul (convolution.py)."""
+  return Conv(features, kernel, stride, padding, scale, name=name)(x)
 
 
-def image_patches(x: jax.Array, kernel: int, stride: int, padding: str) -> jax.Array:
-  """The kernel x kernel patches of x [N, H, W, C] at each output position,
-  [N, H', W', C * kernel * kernel], ordered as `conv_general_dilated_patches`'s
-  (channel-major), but gathered as kernel^2 strided slices: XLA:CPU runs that
-  patch op as a convolution, slow inside loops (jax-ml/jax#12868), and slices'
-  gradients are pads. 1.6x faster gradients of the Nature-CNN in the update."""
-  (top, bottom), (left, right) = jax.lax.padtype_to_pads(
-      x.shape[1:3], (kernel, kernel), (stride, stride), padding)
-  if top or bottom or left or right:
-    x = jnp.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
-  rows, cols = ((size - kernel) // stride + 1 for size in x.shape[1:3])
-  views = [x[:, i:i + stride * (rows - 1) + 1:stride, j:j + stride * (cols - 1) + 1:stride]
-           for i in range(kernel) for j in range(kernel)]
-  return jnp.stack(views, axis=-1).reshape(x.shape[0], rows, cols, -1)
+class Conv(nn.Module):
+  """A convolution whose weights are a Dense layer's over image patches:
+  'kernel' [C * kernel^2, F] (rows channel-major, as XLA orders a patch) and
+  'bias' [F], initialized as that Dense layer would be."""
+  features: int
+  kernel: int
+  stride: int
+  padding: str
+  scale: float = np.sqrt(2)
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    weights = self.param('kernel', _orthogonal(self.scale),
+                         (x.shape[-1] * self.kernel ** 2, self.features), jnp.float32)
+    bias = self.param('bias', nn.initializers.zeros_init(), (self.features,), jnp.float32)
+    return convolution.conv(x, weights, self.kernel, self.stride, self.padding) + bias
 
 
 class ConvTorso(nn.Module):

@@ -56,6 +56,7 @@ def _compare(run_dir, fmt, tmp_path, recurrent=False, episodes=2, extra=()):
     ('cartpole', None, False),                       # Categorical.
     ('pendulum_recurrent', None, True),              # GRU state in and out.
     ('cartpole', 'tests.user_envs:PickValidPair', False),   # Masked MultiDiscrete.
+    ('cartpole', 'tests.user_envs:BrightSquare', False),    # uint8 images, Nature-CNN.
 ])
 def test_an_exported_policy_acts_as_load_policy_does(tmp_path, config, env, recurrent):
   values = dict(TINY, env=env) if env else TINY
