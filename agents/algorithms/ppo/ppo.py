@@ -35,8 +35,9 @@ import optax
 
 from agents.algorithms.ppo import losses
 from agents.algorithms.ppo.config import OBJECTIVES, PPOConfig
+from agents.algorithms.ppo.next_values import next_values
 from agents.algorithms.ppo.state import (FAILURES, Batch, Choice, Learner, PPOState,
-                                         Rollout, empty_metrics, failure_bits)
+                                         Rollout, chunk, empty_metrics, failure_bits)
 from agents.core.algorithm import Algorithm, Transition
 from agents.core.in_graph_env import EnvSpec
 from agents.parts import distributions, normalize, shuffle
@@ -292,17 +293,24 @@ class PPO(Algorithm):
     """Normalized inputs, advantages and returns, time-major [time, batch].
 
     Values come from whole sequences that start from the rollout's first
-    recurrent state.
+    recurrent state; a feed-forward network's V(s'_t) mostly from the next
+    step's (next_values.py).
     """
     config = self._config
     start_state = rollout.net_state[0]
     observ, mask = spec.split_observ(rollout.observ)
     observ = self._normalize_observ(learner, spec, observ)
-    next_observ = self._normalize_observ(learner, spec,
-                                         spec.split_observ(rollout.next_observ)[0])
+    next_observ = spec.split_observ(rollout.next_observ)[0]
     apply = lambda o: self._network.apply(
         learner.params, o, rollout.first, start_state)[1]
-    value, next_value = apply(observ), apply(next_observ)
+    value = apply(observ)
+    if self._network.recurrent:   # Values depend on the sequence: a second pass.
+      next_value = apply(self._normalize_observ(learner, spec, next_observ))
+    else:
+      first, state = jnp.ones_like(rollout.first[:1]), jnp.zeros_like(start_state)
+      next_value = next_values(lambda o: self._network.apply(
+          learner.params, self._normalize_observ(learner, spec, o), first, state)[1],
+          value, next_observ, rollout.truncated)
     reward = self._scale_reward(learner, rollout.reward)
     advantage, returns = losses.gae(
         reward, value, next_value, rollout.terminated, rollout.truncated,
@@ -365,25 +373,6 @@ class PPO(Algorithm):
             config.entropy_coef * entropy)
     return loss, {'loss': loss, 'policy_loss': policy_loss,
                   'value_loss': value_loss}
-
-
-def chunk(data: Batch, length: int) -> tuple[Batch, jax.Array]:
-  """Split a rollout [time, batch] into sequences of `length` steps.
-
-  Returns the sequences, time-major [length, time / length x batch] (chunk i
-  of agent b at column i x batch + b), with `start_state` and `net_state`
-  left out, and their start states [time / length x batch, state_size]: the
-  recurrent states recorded when each chunk's first step was collected.
-  `length=1` gives single steps, as feed-forward networks train on.
-  """
-  steps, batch = data.advantage.shape
-  chunks = steps // length
-  sequences = jax.tree_util.tree_map(
-      lambda x: x.reshape((chunks, length, batch) + x.shape[2:]).swapaxes(
-          0, 1).reshape((length, chunks * batch) + x.shape[2:]),
-      data.replace(start_state=None, net_state=None))
-  start_state = data.net_state[::length].reshape(chunks * batch, -1)
-  return sequences, start_state
 
 
 def _masked(policy: Any, mask: jax.Array | None, spec: EnvSpec) -> Any:

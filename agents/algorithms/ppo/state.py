@@ -117,3 +117,22 @@ METRICS = ('loss', 'policy_loss', 'value_loss', 'grad_norm', 'kl', 'kl_coef',
 
 def empty_metrics() -> dict:
   return {name: jnp.zeros((), jnp.float32) for name in METRICS}
+
+
+def chunk(data: Batch, length: int) -> tuple[Batch, jax.Array]:
+  """Split a rollout [time, batch] into sequences of `length` steps.
+
+  Returns the sequences, time-major [length, time / length x batch] (chunk i
+  of agent b at column i x batch + b), with `start_state` and `net_state`
+  left out, and their start states [time / length x batch, state_size]: the
+  recurrent states recorded when each chunk's first step was collected.
+  `length=1` gives single steps, as feed-forward networks train on.
+  """
+  steps, batch = data.advantage.shape
+  chunks = steps // length
+  sequences = jax.tree_util.tree_map(
+      lambda x: x.reshape((chunks, length, batch) + x.shape[2:]).swapaxes(
+          0, 1).reshape((length, chunks * batch) + x.shape[2:]),
+      data.replace(start_state=None, net_state=None))
+  start_state = data.net_state[::length].reshape(chunks * batch, -1)
+  return sequences, start_state
