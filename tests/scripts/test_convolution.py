@@ -87,3 +87,27 @@ def test_conv_takes_blocks_only_where_the_stride_divides_the_kernel(monkeypatch)
   convolution.conv(x, weights[:18], 3, 1, 'VALID')
   convolution.conv(x, weights[:2 * 9], 3, 2, 'VALID')
   assert taken == [(4, 2)]
+
+
+@pytest.mark.parametrize('shape,kernel,stride', [((2, 36, 36, 3), 8, 4), ((2, 10, 10, 4), 3, 1)])
+def test_a_conv_layer_is_the_dense_layer_over_patches_that_checkpoints_hold(shape, kernel, stride):
+  """Checkpoints of image policies hold each convolution as the Dense layer
+  over XLA's patches that earlier versions used: the same names, shapes and
+  initial values, and the same function of them."""
+  import flax.linen as nn
+
+  from agents.scripts.torsos import Conv
+  x = jnp.asarray(np.random.default_rng(3).random(shape), jnp.float32)
+  patches = jax.lax.conv_general_dilated_patches(
+      x, (kernel, kernel), (stride, stride), 'VALID',
+      dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+  dense = nn.Dense(16, kernel_init=nn.initializers.orthogonal(np.sqrt(2)))
+  conv = Conv(16, kernel, stride, 'VALID')
+  key = jax.random.PRNGKey(4)
+  old, new = dense.init(key, patches), conv.init(key, x)
+  assert jax.tree.structure(old) == jax.tree.structure(new)
+  for a, b in zip(jax.tree.leaves(old), jax.tree.leaves(new)):
+    np.testing.assert_array_equal(a, b)
+  trained = jax.tree.map(lambda p: p + 0.1, old)   # A bias that is not zero.
+  np.testing.assert_allclose(conv.apply(trained, x), dense.apply(trained, patches),
+                             rtol=1e-5, atol=1e-5)
