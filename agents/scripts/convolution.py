@@ -57,7 +57,9 @@ def blocked_conv(x: jax.Array, weights: jax.Array, kernel: int, stride: int,
   return _blocked_forward(x, weights, kernel, stride, padding)[0]
 
 
-def _blocked_forward(x, weights, kernel, stride, padding):
+def _blocked_forward(x: jax.Array, weights: jax.Array, kernel: int, stride: int,
+                     padding: str) -> tuple[jax.Array, tuple]:
+  """The output and what the gradient needs: the blocks, their weights, x's shape."""
   taps = kernel // stride
   blocks, rows, cols = _blocks(x, kernel, stride, padding)
   spread = _spread(weights, x.shape[-1], kernel, stride)
@@ -67,7 +69,9 @@ def _blocked_forward(x, weights, kernel, stride, padding):
   return y, (blocks, spread, x.shape)
 
 
-def _blocked_backward(kernel, stride, padding, residual, grad):
+def _blocked_backward(kernel: int, stride: int, padding: str, residual: tuple,
+                      grad: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """The gradients in x and in the weights, from the output's gradient."""
   blocks, spread, shape = residual
   taps, channels, features = kernel // stride, shape[-1], grad.shape[-1]
   n, height, width, depth = blocks.shape
