@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from agents.core import sharding, simulate as simulate_lib
+from agents.core import phase as phase_lib, sharding, simulate as simulate_lib
 from agents.core.algorithm import Algorithm
 from agents.core.compile_clock import CompileClock
 from agents.core.phase import Phase, PhaseProgress  # noqa: F401  (loop.Phase, as before)
@@ -179,6 +179,13 @@ class Loop:
   def _visit(self, phase: Phase, max_step: int) -> list[Report]:
     progress = self._progress[phase.name]
     batch = phase.env.num_agents
+    count = phase.steps_per_call
+    if phase.training:   # A resumed run ends the visit it stopped in, where
+      # the uninterrupted run would have (so evaluations come at the same steps).
+      calls = phase_lib.visit_calls(phase, batch, progress.steps)
+      calls = min(calls, math.ceil((max_step - self.step) / (batch * count)))
+    else:
+      calls = math.ceil(phase.steps / (batch * count))
     if progress.state is None or phase.restart:
       algo_key = self._next_key()
       if progress.initial_algo is None:
@@ -193,11 +200,6 @@ class Loop:
       progress.state = progress.state.replace(
           algo=progress.state.algo.replace(learner=self.learner))
     progress.state = self._place(progress.state, progress.layout)
-    budget = phase.steps
-    if phase.training:
-      budget = min(budget, max_step - self.step)
-    count = phase.steps_per_call
-    calls = math.ceil(budget / (batch * count))
     reports = []
     start = time.time()
     while calls > 0 and not self._should_stop():
@@ -218,15 +220,15 @@ class Loop:
       if phase.report_every:
         # One report per interval, also for intervals that end inside the
         # call; the visit's last one follows the loop.
-        for boundary in self._boundaries(before, progress.steps, phase.report_every):
+        for boundary in phase_lib.boundaries(before, progress.steps, phase.report_every):
           if calls > 0 or boundary < progress.steps:
             reports.extend(self._report(phase, progress, start, upto=boundary,
                                         call=(call_start, before)))
-      if phase.log_every and self._crossed(before, progress.steps, phase.log_every):
+      if phase.log_every and phase_lib.crossed(before, progress.steps, phase.log_every):
         metrics = jax.device_get(self._algorithm.metrics(progress.state.algo))
         self._on_metrics(phase.name, self.step, metrics)
       if (phase.training and phase.checkpoint_every and
-          self._crossed(before, progress.steps, phase.checkpoint_every)):
+          phase_lib.crossed(before, progress.steps, phase.checkpoint_every)):
         self._checkpoint()
     if progress.state is not None:
       jax.block_until_ready(progress.state)
@@ -258,15 +260,6 @@ class Loop:
     if phase.training and now - self._last_progress >= 1.0:
       self._last_progress = now
       self._on_progress(self.step + self._call_steps * phase.env.num_agents)
-
-  @staticmethod
-  def _crossed(before: int, after: int, every: int) -> bool:
-    return after // every > before // every
-
-  @staticmethod
-  def _boundaries(before: int, after: int, every: int) -> range:
-    """The multiples of `every` in (before, after]."""
-    return range((before // every + 1) * every, after + 1, every)
 
   def _place(self, tree: Any, layout: Callable[[Any], Any] | None = None) -> Any:
     """With seeds on several devices: leaves with a seed axis split over them;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Callable
 
 from agents.core import simulate as simulate_lib
@@ -17,6 +18,7 @@ class Phase:
   env: the in-graph env this phase steps (phases may use different batches).
   steps: env-steps per visit of this phase (summed over the batch); a visit
     runs whole calls, so it rounds up to a multiple of steps_per_call x batch.
+    A training visit that a resumed run starts inside runs only its rest.
   training: passed to the algorithm; only training phases count towards the
     Loop's step budget.
   report_every: env-steps between reports of mean score and length, over the
@@ -86,3 +88,21 @@ class PhaseProgress:
       taken.append((self.scores[index][:count], self.lengths[index][:count]))
       del self.scores[index][:count], self.lengths[index][:count], ends[:count]
     return taken
+
+
+def visit_calls(phase: Phase, batch: int, steps_done: int) -> int:
+  """The calls left in the visit of `phase` that its `steps_done` env-steps
+  (all visits) end in: a whole visit at a visit's boundary, the rest of the
+  visit for a run resumed inside it. Visits are whole calls (see Phase)."""
+  per_visit = math.ceil(phase.steps / (phase.steps_per_call * batch))
+  return per_visit - (steps_done // (phase.steps_per_call * batch)) % per_visit
+
+
+def crossed(before: int, after: int, every: int) -> bool:
+  """Whether a multiple of `every` lies in (before, after]."""
+  return after // every > before // every
+
+
+def boundaries(before: int, after: int, every: int) -> range:
+  """The multiples of `every` in (before, after]."""
+  return range((before // every + 1) * every, after + 1, every)

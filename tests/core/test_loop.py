@@ -73,6 +73,26 @@ def test_state_dict_resumes_the_step_counter():
   assert resumed.step == 80
 
 
+def _resumed_after(stop_at):
+  """A run stopped once its step reaches `stop_at`, then resumed to 100 steps:
+  the steps of all its evaluations."""
+  made = []
+  first = _loop(should_stop=lambda: made[0].step >= stop_at)
+  made.append(first)
+  evals = [r.step for r in first.run(100) if r.phase == 'eval']
+  resumed = _loop()
+  resumed.load_state_dict(first.state_dict())
+  evals += [r.step for r in resumed.run(100) if r.phase == 'eval']
+  assert resumed.step == 100
+  return evals
+
+
+@pytest.mark.parametrize('stop_at', [8, 48, 60])
+def test_a_resumed_run_evaluates_where_the_uninterrupted_one_does(stop_at):
+  """Stopped inside a training visit, it ends that visit where it would have."""
+  assert _resumed_after(stop_at) == [40, 80, 100]
+
+
 def test_should_stop_ends_the_run_early_with_a_checkpoint():
   checkpoints, made = [], []
   loop = _loop(should_stop=lambda: made[0].step >= 8,   # Stop after two calls.
