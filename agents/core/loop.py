@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import math
 import time
 from typing import Any, Callable
 
@@ -180,12 +179,7 @@ class Loop:
     progress = self._progress[phase.name]
     batch = phase.env.num_agents
     count = phase.steps_per_call
-    if phase.training:   # A resumed run ends the visit it stopped in, where
-      # the uninterrupted run would have (so evaluations come at the same steps).
-      calls = phase_lib.visit_calls(phase, batch, progress.steps)
-      calls = min(calls, math.ceil((max_step - self.step) / (batch * count)))
-    else:
-      calls = math.ceil(phase.steps / (batch * count))
+    calls = phase_lib.visit_calls(phase, batch, progress.steps, max_step - self.step)
     if progress.state is None or phase.restart:
       algo_key = self._next_key()
       if progress.initial_algo is None:

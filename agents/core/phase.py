@@ -90,12 +90,18 @@ class PhaseProgress:
     return taken
 
 
-def visit_calls(phase: Phase, batch: int, steps_done: int) -> int:
-  """The calls left in the visit of `phase` that its `steps_done` env-steps
-  (all visits) end in: a whole visit at a visit's boundary, the rest of the
-  visit for a run resumed inside it. Visits are whole calls (see Phase)."""
-  per_visit = math.ceil(phase.steps / (phase.steps_per_call * batch))
-  return per_visit - (steps_done // (phase.steps_per_call * batch)) % per_visit
+def visit_calls(phase: Phase, batch: int, steps_done: int, budget: int) -> int:
+  """The calls of this visit of `phase`, which has run `steps_done` env-steps
+  in all visits so far. Visits are whole calls (see Phase). A training visit
+  runs at most `budget` more env-steps (rounded up to a call), and a resumed
+  run that stopped inside one runs only its rest: it ends where the
+  uninterrupted run's would, so evaluations come at the same steps. Other
+  phases run whole visits (they start their episodes afresh)."""
+  call = phase.steps_per_call * batch
+  per_visit = math.ceil(phase.steps / call)
+  if not phase.training:
+    return per_visit
+  return min(per_visit - (steps_done // call) % per_visit, math.ceil(budget / call))
 
 
 def crossed(before: int, after: int, every: int) -> bool:
