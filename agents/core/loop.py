@@ -99,7 +99,8 @@ class Loop:
     self._on_report = on_report or (lambda report: None)
     self._on_metrics = on_metrics or (lambda name, step, metrics: None)
     self._on_checkpoint = on_checkpoint or (lambda loop: None)
-    self._last_checkpoint = 0
+    self._cursor = 0                # The phase being visited, or the next one.
+    self._last_checkpoint = (0, 0)  # (step, cursor) of the last checkpoint.
     self._should_stop = should_stop or (lambda: False)
     self._on_progress = on_progress or (lambda step: None)
     self._call_steps = 0            # Host batch steps of the current call so far.
@@ -114,7 +115,8 @@ class Loop:
     """What a checkpoint needs to continue the Loop."""
     return LoopState(learner=self.learner, step=self.step, key=self._key,
                      train_time=self.train_time, compile_time=self.compile_time,
-                     phase_steps={name: p.steps for name, p in self._progress.items()})
+                     phase_steps={name: p.steps for name, p in self._progress.items()},
+                     cursor=self._cursor)
 
   def restore(self, state: LoopState) -> None:
     """Continue from a saved state (as `state` gave it)."""
@@ -123,7 +125,8 @@ class Loop:
     self._key = state.key
     self.train_time = float(state.train_time)
     self.compile_time = float(state.compile_time)
-    self._last_checkpoint = self.step
+    self._cursor = int(state.cursor) if 0 <= state.cursor < len(self._phases) else 0
+    self._last_checkpoint = (self.step, self._cursor)
     for name, steps in state.phase_steps.items():
       if name in self._progress:
         self._progress[name].steps = int(steps)
@@ -142,15 +145,20 @@ class Loop:
     self.restore(LoopState.from_state_dict(state))
 
   def run(self, max_step: int) -> list[Report]:
-    """Run phases in turn until `max_step` training env-steps; returns the reports."""
+    """Run phases in turn until `max_step` training env-steps; returns the reports.
+
+    Rounds of all phases in order start while training steps are left; a
+    resumed run goes on with the phase its checkpoint was taken in or before.
+    """
     reports: list[Report] = []
     with self._clock:
-      while self.step < max_step and not self._should_stop():
-        for phase in self._phases:
-          if self._should_stop() or (phase.training and self.step >= max_step):
-            continue
+      while not self._should_stop() and (self._cursor or self.step < max_step):
+        phase = self._phases[self._cursor]
+        if phase.training and self.step >= max_step:
+          self._cursor = (self._cursor + 1) % len(self._phases)
+        else:
           reports.extend(self._visit(phase, max_step))
-    if self.step != self._last_checkpoint:
+    if (self.step, self._cursor) != self._last_checkpoint:
       self._checkpoint()
     return reports
 
@@ -180,22 +188,8 @@ class Loop:
     batch = phase.env.num_agents
     count = phase.steps_per_call
     calls = phase_lib.visit_calls(phase, batch, progress.steps, max_step - self.step)
-    if progress.state is None or phase.restart:
-      algo_key = self._next_key()
-      if progress.initial_algo is None:
-        # Later visits reuse the first visit's state (the learner in it is
-        # replaced below); see `_prepare` for how it is computed.
-        progress.initial_algo = progress.init_algo(algo_key)
-      algo = progress.initial_algo
-      state = progress.init_sim(algo, self._next_key())
-      progress.state = state.replace(
-          algo=self._share(state.algo).replace(learner=self.learner))
-    else:
-      progress.state = progress.state.replace(
-          algo=progress.state.algo.replace(learner=self.learner))
-    progress.state = self._place(progress.state, progress.layout)
-    reports = []
-    start = time.time()
+    self._start_visit(phase, progress)
+    reports, start, visit_start = [], time.time(), progress.steps
     while calls > 0 and not self._should_stop():
       keys = self._split(self._next_key(), count)
       before = progress.steps
@@ -209,6 +203,8 @@ class Loop:
       self._collect(progress, output, before, batch)
       calls -= 1
       progress.steps += count * batch
+      if not calls:   # Done: a checkpoint from here on resumes with the next phase.
+        self._cursor = (self._cursor + 1) % len(self._phases)
       if phase.training:
         self._take_learner(progress, count * batch)
       if phase.report_every:
@@ -224,14 +220,33 @@ class Loop:
       if (phase.training and phase.checkpoint_every and
           phase_lib.crossed(before, progress.steps, phase.checkpoint_every)):
         self._checkpoint()
+    if calls and not phase.training:   # Stopped: the resumed run evaluates anew.
+      progress.steps, progress.state = visit_start, None
+      progress.take()
     if progress.state is not None:
       jax.block_until_ready(progress.state)
     compile_time = self._clock.seconds(since=start)
     self.compile_time += compile_time
     if phase.training:
       self.train_time += time.time() - start - compile_time
-    reports.extend(self._report(phase, progress))
+    if not calls or phase.training:
+      reports.extend(self._report(phase, progress))
     return reports
+
+  def _start_visit(self, phase: Phase, progress: PhaseProgress) -> None:
+    """The visit's first state, with the current learner: fresh episodes (on a
+    first or restarting visit) or where the last visit left them."""
+    state = progress.state
+    if state is None or phase.restart:
+      algo_key = self._next_key()
+      if progress.initial_algo is None:
+        # Later visits reuse the first visit's state (its learner is replaced);
+        # see `_prepare` for how it is computed.
+        progress.initial_algo = progress.init_algo(algo_key)
+      state = progress.init_sim(progress.initial_algo, self._next_key())
+      state = state.replace(algo=self._share(state.algo))
+    progress.state = self._place(
+        state.replace(algo=state.algo.replace(learner=self.learner)), progress.layout)
 
   def _take_learner(self, progress: PhaseProgress, steps: int) -> None:
     """After a training call: count its steps and take its learner, unless an
@@ -350,7 +365,7 @@ class Loop:
     return reports
 
   def _checkpoint(self) -> None:
-    self._last_checkpoint = self.step
+    self._last_checkpoint = (self.step, self._cursor)
     self._on_checkpoint(self)
 
 

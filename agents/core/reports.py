@@ -77,11 +77,14 @@ class LoopState:
   train_time: float = 0.0
   compile_time: float = 0.0
   phase_steps: Mapping[str, int] = dataclasses.field(default_factory=dict)
+  # The phase to visit next, or the one a stop ended before its visit was done:
+  # a run stopped (or killed) during an evaluation runs that evaluation again.
+  cursor: int = 0
 
   def to_state_dict(self) -> dict[str, Any]:
     return {'learner': self.learner, 'step': self.step, 'key': self.key,
             'train_time': self.train_time, 'compile_time': self.compile_time,
-            'phase_steps': dict(self.phase_steps)}
+            'phase_steps': dict(self.phase_steps), 'cursor': self.cursor}
 
   @classmethod
   def from_state_dict(cls, state: Mapping[str, Any]) -> 'LoopState':
@@ -89,4 +92,5 @@ class LoopState:
                train_time=float(state.get('train_time', 0.0)),
                compile_time=float(state.get('compile_time', 0.0)),
                phase_steps={name: int(steps) for name, steps in
-                            dict(state.get('phase_steps', {})).items()})
+                            dict(state.get('phase_steps', {})).items()},
+               cursor=int(state.get('cursor', 0)))

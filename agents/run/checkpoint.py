@@ -160,7 +160,12 @@ def _fit_fields(target: Any, saved: Any) -> Any:
 def load(path: str, target: Any) -> tuple[Any, str, int]:
   """Restore into the structure of `target`; returns (state, config_yaml, step)."""
   payload = read_payload(path)
-  state = _restore(target, payload['state'], path)
+  saved = payload['state']
+  if isinstance(target, dict) and isinstance(saved, dict):
+    # The Loop's record gains fields (e.g. `cursor`, 2026-12-03): older
+    # checkpoints keep the target's values for them.
+    saved = {**{key: value for key, value in target.items() if key not in saved}, **saved}
+  state = _restore(target, saved, path)
   return state, payload['config'], int(payload['step'])
 
 

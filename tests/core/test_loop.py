@@ -12,10 +12,10 @@ def _env(agents, min_duration=4, max_duration=4):
        for i in range(agents)], blocking=True))
 
 
-def _loop(**kwargs):
+def _loop(checkpoint_every=32, **kwargs):
   # One batch step per training call (4 env-steps), so every interval is exact.
   phases = [Phase('train', _env(4), steps=40, training=True, report_every=16,
-                  log_every=20, checkpoint_every=32, steps_per_call=1),
+                  log_every=20, checkpoint_every=checkpoint_every, steps_per_call=1),
             Phase('eval', _env(2), steps=16, training=False, steps_per_call=8)]
   return Loop(MockAlgorithm(), phases, jax.random.PRNGKey(0), **kwargs)
 
@@ -87,10 +87,59 @@ def _resumed_after(stop_at):
   return evals
 
 
-@pytest.mark.parametrize('stop_at', [8, 48, 60])
+@pytest.mark.parametrize('stop_at', [8, 40, 48, 60])
 def test_a_resumed_run_evaluates_where_the_uninterrupted_one_does(stop_at):
-  """Stopped inside a training visit, it ends that visit where it would have."""
+  """Stopped inside a training visit, it ends that visit where it would have;
+  stopped at its end (40), it runs the evaluation that comes next."""
   assert _resumed_after(stop_at) == [40, 80, 100]
+
+
+def _count_eval_steps(loop):
+  """The eval env's host batch steps so far, as a one-item list."""
+  steps, batch_env = [0], loop._phases[1].env._batch_env
+  original = batch_env.step
+
+  def counting(actions):
+    steps[0] += 1
+    return original(actions)
+  batch_env.step = counting
+  return steps
+
+
+def test_a_run_stopped_during_an_evaluation_runs_it_again_when_resumed():
+  first = _loop(should_stop=lambda: eval_steps[0] >= 3 + 8)   # In the 2nd eval.
+  eval_steps = _count_eval_steps(first)
+  evals = [(r.step, r.episodes) for r in first.run(100) if r.phase == 'eval']
+  assert evals == [(40, 4)]           # The stopped eval reports nothing...
+  assert eval_steps[0] == 11 and first.step == 80
+  resumed = _loop()
+  resumed.load_state_dict(first.state_dict())
+  evals += [(r.step, r.episodes) for r in resumed.run(100) if r.phase == 'eval']
+  assert evals == [(40, 4), (80, 4), (100, 4)]   # ...and runs whole on resume.
+
+
+def test_a_run_killed_before_its_evaluation_runs_it_from_the_last_checkpoint():
+  """The checkpoint at the end of a training visit comes before its evaluation:
+  resumed from it (as after a kill), the evaluation runs."""
+  saved = {}
+  first = _loop(checkpoint_every=20,
+                on_checkpoint=lambda loop: saved.setdefault(loop.step, loop.state_dict()))
+  first.run(100)
+  assert saved[60]['cursor'] == 0      # Inside a training visit.
+  resumed = _loop()
+  resumed.load_state_dict(saved[80])   # The visit's end: the eval at 80 is next.
+  assert [r.step for r in resumed.run(100) if r.phase == 'eval'] == [80, 100]
+
+
+def test_a_run_stopped_after_an_evaluation_does_not_repeat_it():
+  evaluated = []
+  first = _loop(should_stop=lambda: bool(evaluated),
+                on_report=lambda r: evaluated.append(r.step) if r.phase == 'eval' else None)
+  first.run(100)
+  assert evaluated == [40] and first.step == 40
+  resumed = _loop()
+  resumed.load_state_dict(first.state_dict())
+  assert [r.step for r in resumed.run(100) if r.phase == 'eval'] == [80, 100]
 
 
 def test_should_stop_ends_the_run_early_with_a_checkpoint():
