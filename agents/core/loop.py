@@ -77,7 +77,7 @@ class Loop:
     layouts = {phase.name: None for phase in phases}
     self.devices = devices if not seeded else 1
     if self.devices > 1:
-      layouts = _agent_layouts(phases, sharding.agent_mesh(devices))
+      layouts = sharding.phase_layouts(phases, sharding.agent_mesh(devices))
     self._progress = {phase.name: PhaseProgress(
         simulate_lib.make_run(phase.env, algorithm, phase.training, seeds=seeded,
                               layout=layouts[phase.name]),
@@ -94,8 +94,8 @@ class Loop:
     self.step = 0
     self.train_time = 0.0      # Training phases' seconds, compile excluded.
     self.compile_time = 0.0    # Seconds JAX spent preparing programs, all phases.
-    self._clock = CompileClock()
-    self._start_time = time.time()
+    self._visiting = None      # (start time, training) of the visit in progress.
+    self._clock, self._start_time = CompileClock(), time.time()
     self._on_report = on_report or (lambda report: None)
     self._on_metrics = on_metrics or (lambda name, step, metrics: None)
     self._on_checkpoint = on_checkpoint or (lambda loop: None)
@@ -112,9 +112,11 @@ class Loop:
 
   @property
   def state(self) -> LoopState:
-    """What a checkpoint needs to continue the Loop."""
+    """What a checkpoint needs to continue the Loop (its times include the visit
+    in progress, so a resumed run's times go on from the checkpoint's)."""
+    train_time, compile_time = self._times(time.time())
     return LoopState(learner=self.learner, step=self.step, key=self._key,
-                     train_time=self.train_time, compile_time=self.compile_time,
+                     train_time=train_time, compile_time=compile_time,
                      phase_steps={name: p.steps for name, p in self._progress.items()},
                      cursor=self._cursor)
 
@@ -190,6 +192,7 @@ class Loop:
     calls = phase_lib.visit_calls(phase, batch, progress.steps, max_step - self.step)
     self._start_visit(phase, progress)
     reports, start, visit_start = [], time.time(), progress.steps
+    self._visiting = (start, phase.training)
     while calls > 0 and not self._should_stop():
       keys = self._split(self._next_key(), count)
       before = progress.steps
@@ -212,7 +215,7 @@ class Loop:
         # call; the visit's last one follows the loop.
         for boundary in phase_lib.boundaries(before, progress.steps, phase.report_every):
           if calls > 0 or boundary < progress.steps:
-            reports.extend(self._report(phase, progress, start, upto=boundary,
+            reports.extend(self._report(phase, progress, upto=boundary,
                                         call=(call_start, before)))
       if phase.log_every and phase_lib.crossed(before, progress.steps, phase.log_every):
         metrics = jax.device_get(self._algorithm.metrics(progress.state.algo))
@@ -225,10 +228,8 @@ class Loop:
       progress.take()
     if progress.state is not None:
       jax.block_until_ready(progress.state)
-    compile_time = self._clock.seconds(since=start)
-    self.compile_time += compile_time
-    if phase.training:
-      self.train_time += time.time() - start - compile_time
+    self.train_time, self.compile_time = self._times(time.time())
+    self._visiting = None
     if not calls or phase.training:
       reports.extend(self._report(phase, progress))
     return reports
@@ -320,25 +321,30 @@ class Loop:
       progress.lengths[index].extend(length[index][done[index]].tolist())
       progress.ends[index].extend((before + (steps + 1) * batch).tolist())
 
-  def _report(self, phase: Phase, progress: PhaseProgress,
-              visit_start: float | None = None, upto: int | None = None,
+  def _times(self, now: float) -> tuple[float, float]:
+    """(train_time, compile_time) so far, with the visit in progress."""
+    train_time, compile_time = self.train_time, self.compile_time
+    if self._visiting is not None:
+      start, training = self._visiting
+      compiling = self._clock.seconds(since=start)
+      compile_time += compiling
+      if training:
+        train_time += now - start - compiling
+    return train_time, compile_time
+
+  def _report(self, phase: Phase, progress: PhaseProgress, upto: int | None = None,
               call: tuple[float, int] | None = None) -> list[Report]:
     """Mean score and length of the episodes completed since the last report,
     one report per seed.
 
     `train_time` counts the training phases' time so far (JAX compile time
     excluded; `compile_time` counts that, all phases), including the visit in
-    progress when `visit_start` is given. `upto`: report at this phase step,
+    progress. `upto`: report at this phase step,
     inside the call that `call` = (its start time, the phase's steps before
     it) describes; its times are the call's, prorated by steps.
     """
     now = time.time()
-    train_time, compile_time = self.train_time, self.compile_time
-    if visit_start is not None:
-      compiling = self._clock.seconds(since=visit_start)
-      compile_time += compiling
-      if phase.training:
-        train_time += now - visit_start - compiling
+    train_time, compile_time = self._times(now)
     phase_step, step = progress.steps, self.step
     if upto is not None and upto < progress.steps:
       call_start, before = call
@@ -375,19 +381,6 @@ def seed_devices(num_seeds: int, devices: int | None = None) -> int:
   available = min(len(jax.devices()), devices or len(jax.devices()))
   return max(count for count in range(1, min(available, num_seeds) + 1)
              if num_seeds % count == 0)
-
-
-def _agent_layouts(phases: list[Phase], mesh: Any) -> dict[str, Any]:
-  """Per phase, `state -> shardings` with its batch split over `mesh`; phases
-  whose batch does not divide run replicated on it (training must divide)."""
-  count, layouts = mesh.devices.size, {}
-  for phase in phases:
-    batch = phase.env.num_agents
-    if batch % count and phase.training:
-      raise ValueError(f"Phase '{phase.name}': {batch} agents do not split over "
-                       f'{count} devices.')
-    layouts[phase.name] = sharding.shardings(mesh, batch if batch % count == 0 else -1)
-  return layouts
 
 
 def _init_algo(algorithm: Algorithm, spec: Any, num_agents: int, key: jax.Array) -> Any:

@@ -70,3 +70,16 @@ def constrain(tree: Any, sharding_of: Callable[[Any], Any]) -> Any:
   """Inside a jitted program: pin a state's layout, so that the program's
   output has its input's shardings (one compile per phase, not two)."""
   return jax.lax.with_sharding_constraint(tree, sharding_of(tree))
+
+
+def phase_layouts(phases: list[Any], mesh: Mesh) -> dict[str, Any]:
+  """Per phase, `state -> shardings` with its batch split over `mesh`; phases
+  whose batch does not divide run replicated on it (training must divide)."""
+  count, layouts = mesh.devices.size, {}
+  for phase in phases:
+    batch = phase.env.num_agents
+    if batch % count and phase.training:
+      raise ValueError(f"Phase '{phase.name}': {batch} agents do not split over "
+                       f'{count} devices.')
+    layouts[phase.name] = shardings(mesh, batch if batch % count == 0 else -1)
+  return layouts

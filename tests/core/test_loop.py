@@ -131,6 +131,19 @@ def test_a_run_killed_before_its_evaluation_runs_it_from_the_last_checkpoint():
   assert [r.step for r in resumed.run(100) if r.phase == 'eval'] == [80, 100]
 
 
+def test_a_checkpoint_inside_a_visit_holds_the_time_trained_so_far():
+  """A resumed run's train_time goes on from its checkpoint's, which counts
+  the visit in progress (at 32 steps, inside the first visit of 40)."""
+  saved, reports = {}, []
+  loop = _loop(on_checkpoint=lambda loop: saved.setdefault(loop.step, loop.state),
+               on_report=reports.append)
+  loop.run(40)
+  at_32 = [r for r in reports if r.phase == 'train' and r.step == 32][0]
+  end = [r for r in reports if r.phase == 'train' and r.step == 40][0]
+  assert 0 < at_32.train_time <= saved[32].train_time <= end.train_time
+  assert saved[32].compile_time >= at_32.compile_time > 0
+
+
 def test_a_run_stopped_after_an_evaluation_does_not_repeat_it():
   evaluated = []
   first = _loop(should_stop=lambda: bool(evaluated),
