@@ -55,6 +55,27 @@ def test_a_gymnasium_loop_with_the_policy_gives_the_eval_phase_and_visualize_ret
   np.testing.assert_allclose(stats['returns'], returns, rtol=1e-5)
 
 
+def test_evaluation_scores_the_first_episode_of_each_eval_seed(tmp_path):
+  """CartPole's episodes differ in length: the eval is the episodes that the
+  seeds 10000 + i start, once each, not every episode that fits in the time
+  limit (which would weigh the short ones more)."""
+  tiny = dict(TINY, steps=128, eval_every=128, eval_steps=None)
+  run = agents.train('cartpole', logdir=str(tmp_path), timestamp='first', **tiny)
+  policy = agents.load_policy(run.run_dir)
+  returns = []
+  for index in range(3):
+    env = policy.make_env()
+    observ, _ = env.reset(seed=10_000 + index)
+    total, done = 0.0, False
+    while not done:
+      observ, reward, terminated, truncated, _ = env.step(policy(observ))
+      total, done = total + float(reward), terminated or truncated
+    returns.append(total)
+  assert max(returns) < 500 and len(set(returns)) > 1   # Short and of several lengths.
+  assert run.final_eval.episodes == 3
+  assert run.final_eval.mean_score == pytest.approx(np.mean(returns))
+
+
 def test_a_batch_of_observations_gives_the_actions_of_each(run):
   policy = agents.load_policy(run.run_dir)
   observ = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)

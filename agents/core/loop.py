@@ -195,8 +195,7 @@ class Loop:
     self._visiting = (start, phase.training)
     while calls > 0 and not self._should_stop():
       keys = self._split(self._next_key(), count)
-      before = progress.steps
-      call_start = time.time()
+      before, call_start = progress.steps, time.time()
       self._call_steps = 0
       try:
         progress.state, output = progress.run(progress.state, keys)
@@ -204,7 +203,7 @@ class Loop:
         progress.state = None   # the envs moved on, so a next visit starts afresh.
         break
       self._collect(progress, output, before, batch)
-      calls -= 1
+      calls = 0 if progress.all_finished() else calls - 1
       progress.steps += count * batch
       if not calls:   # Done: a checkpoint from here on resumes with the next phase.
         self._cursor = (self._cursor + 1) % len(self._phases)
@@ -248,6 +247,8 @@ class Loop:
       state = state.replace(algo=self._share(state.algo))
     progress.state = self._place(
         state.replace(algo=state.algo.replace(learner=self.learner)), progress.layout)
+    if phase.first_episodes:
+      progress.finished = np.zeros((progress.num_seeds, phase.env.num_agents), bool)
 
   def _take_learner(self, progress: PhaseProgress, steps: int) -> None:
     """After a training call: count its steps and take its learner, unless an
@@ -315,6 +316,7 @@ class Loop:
         (output.done, output.score, output.length))
     if self.num_seeds is None:
       done, score, length = done[None], score[None], length[None]
+    done = progress.keep_first(done)
     for index in range(progress.num_seeds):
       steps = np.nonzero(done[index])[0]   # Row-major: in the order they ended.
       progress.scores[index].extend(score[index][done[index]].tolist())

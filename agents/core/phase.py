@@ -6,6 +6,8 @@ import dataclasses
 import math
 from typing import Any, Callable
 
+import numpy as np
+
 from agents.core import simulate as simulate_lib
 from agents.core.in_graph_env import InGraphEnv
 
@@ -35,6 +37,11 @@ class Phase:
   steps_per_call: batch steps scanned per call from Python. Every call of a
     phase scans this many, so each phase compiles its program once, whatever
     the budgets and intervals are.
+  first_episodes: count only each agent's first episode of a visit, and end
+    the visit after the call in which every agent has finished one (phases
+    that do not train). An evaluation then scores a fixed set of episodes, the
+    ones its seeds start; counting every episode that ends within `steps`
+    would weigh short episodes more (an agent plays more of them).
   """
   name: str
   env: InGraphEnv
@@ -45,10 +52,13 @@ class Phase:
   checkpoint_every: int | None = None
   restart: bool | None = None
   steps_per_call: int = 1000
+  first_episodes: bool = False
 
   def __post_init__(self) -> None:
     if self.restart is None:
       self.restart = not self.training
+    if self.first_episodes and self.training:
+      raise ValueError(f"Phase '{self.name}': first_episodes is for phases that do not train.")
     for field in ('steps', 'report_every', 'log_every', 'checkpoint_every',
                   'steps_per_call'):
       value = getattr(self, field)
@@ -72,11 +82,26 @@ class PhaseProgress:
   scores: list = dataclasses.field(default_factory=list)
   lengths: list = dataclasses.field(default_factory=list)
   ends: list = dataclasses.field(default_factory=list)
+  # [seeds, agents]: who has finished an episode this visit (first_episodes).
+  finished: np.ndarray | None = None
 
   def __post_init__(self) -> None:
     self.scores = [[] for _ in range(self.num_seeds)]
     self.lengths = [[] for _ in range(self.num_seeds)]
     self.ends = [[] for _ in range(self.num_seeds)]
+
+  def keep_first(self, done: np.ndarray) -> np.ndarray:
+    """A call's done flags [seeds, steps, agents]; with `finished`, only each
+    agent's first episode of the visit (and `finished` updated)."""
+    if self.finished is None:
+      return done
+    first = done & (np.cumsum(done, axis=1) == 1) & ~self.finished[:, None, :]
+    self.finished |= done.any(axis=1)
+    return first
+
+  def all_finished(self) -> bool:
+    """Whether every agent has finished its episode (first_episodes visits)."""
+    return self.finished is not None and bool(self.finished.all())
 
   def take(self, upto: int | None = None) -> list[tuple[list, list]]:
     """Per seed, (scores, lengths) of the episodes that ended by phase step

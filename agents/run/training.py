@@ -91,17 +91,22 @@ def make_loop(config: AttrDict, key: jax.Array, catalog: Catalog,
                 f'{call:,}')
   callbacks = dict(callbacks, devices=devices)
   episode = build.episode_limit(config, evaluation)
+  # eval_steps=None: each eval agent's first episode, in calls of at most
+  # _EVAL_CALL steps so that the evaluation ends soon after the longest one.
+  first = config.eval_steps is None
   eval_steps = config.eval_steps or episode * evaluation.num_agents
   phases = [
       Phase('train', train_env, config.eval_every, training=True,
             report_every=config.report_every, log_every=config.log_every,
             checkpoint_every=config.checkpoint_every,
             steps_per_call=config.update_every * rollouts),
-      Phase('eval', evaluation, eval_steps, training=False, steps_per_call=episode),
+      Phase('eval', evaluation, eval_steps, training=False, first_episodes=first,
+            steps_per_call=min(episode, _EVAL_CALL) if first else episode),
   ]
   return Loop(algorithm, phases, key, **callbacks), algorithm, envs
 
 
+_EVAL_CALL = 1000   # Batch steps of an evaluation call with first episodes.
 _CALL_STEPS = 2**16   # Env-steps of a call with several rollouts: ~0.1-0.5 s here.
 
 

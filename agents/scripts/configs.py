@@ -35,7 +35,7 @@ def default() -> AttrDict:
       eval_every=16_384,           # Training steps between evaluations.
       eval_agents=10,              # Evaluation episodes run side by side.
       eval_seed=10_000,            # Evaluation episode i resets with seed eval_seed + i.
-      eval_steps=None,             # Env-steps per eval; None: time limit x eval_agents.
+      eval_steps=None,             # None: one episode per eval agent; N: every episode in N env-steps.
       report_every=4_096,          # Training steps between progress reports.
       log_every=16_384,            # Training steps between metric writes.
       checkpoint_every=32_768,     # Training steps between checkpoints.

@@ -144,6 +144,31 @@ def test_a_checkpoint_inside_a_visit_holds_the_time_trained_so_far():
   assert saved[32].compile_time >= at_32.compile_time > 0
 
 
+def _first_episodes_run(first_episodes):
+  """Eval agents whose episodes last 2, 3, 5 and 7 steps, for 40 steps each."""
+  durations = [2, 3, 5, 7]
+  evaluation = InGraphBatchEnv(BatchEnv(
+      [MockEnvironment((2,), (1,), d, d, seed=i) for i, d in enumerate(durations)],
+      blocking=True))
+  phases = [Phase('train', _env(4), steps=8, training=True, steps_per_call=1),
+            Phase('eval', evaluation, steps=4 * 40, training=False, steps_per_call=1,
+                  first_episodes=first_episodes)]
+  reports = Loop(MockAlgorithm(), phases, jax.random.PRNGKey(0)).run(16)
+  return [r for r in reports if r.phase == 'eval']
+
+
+def test_first_episodes_scores_each_agent_once_and_ends_after_the_longest():
+  evals = _first_episodes_run(True)
+  assert [(r.episodes, r.mean_length) for r in evals] == [(4, 17 / 4)] * 2
+  assert [r.phase_step for r in evals] == [4 * 7, 2 * 4 * 7]   # 7 calls a visit.
+  every = _first_episodes_run(False)   # Short episodes weigh more.
+  assert [(r.episodes, r.phase_step) for r in every] == [(20 + 13 + 8 + 5, 160),
+                                                         (46, 320)]
+  assert every[0].mean_length == (20 * 2 + 13 * 3 + 8 * 5 + 5 * 7) / 46   # 3.35, not 4.25.
+  with pytest.raises(ValueError, match='first_episodes'):
+    Phase('train', _env(1), steps=4, training=True, first_episodes=True)
+
+
 def test_a_run_stopped_after_an_evaluation_does_not_repeat_it():
   evaluated = []
   first = _loop(should_stop=lambda: bool(evaluated),
