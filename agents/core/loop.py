@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from agents.core import phase as phase_lib, sharding, simulate as simulate_lib
@@ -15,6 +15,7 @@ from agents.core.algorithm import Algorithm
 from agents.core.compile_clock import CompileClock
 from agents.core.phase import Phase, PhaseProgress  # noqa: F401  (loop.Phase, as before)
 from agents.core.reports import LoopState, Report
+from agents.core.seeds import seed_devices, seed_shardings, split_seeds
 from agents.errors import Interrupted, TrainingDiverged
 
 
@@ -68,12 +69,7 @@ class Loop:
     self.num_seeds = int(key.shape[0]) if key.ndim == 2 else None
     seeded = self.num_seeds is not None
     self.seed_devices = seed_devices(self.num_seeds, devices) if seeded else 1
-    self._seed_sharding = None
-    if self.seed_devices > 1:
-      mesh = jax.sharding.Mesh(jax.devices()[:self.seed_devices], ('seeds',))
-      self._seed_sharding = (
-          jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('seeds')),
-          jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
+    self._seed_sharding = seed_shardings(self.seed_devices)
     layouts = {phase.name: None for phase in phases}
     self.devices = devices if not seeded else 1
     if self.devices > 1:
@@ -179,7 +175,7 @@ class Loop:
     """jax.random.split, per seed: [num, 2], or [num, seeds, 2] with seeds."""
     if self.num_seeds is None:
       return jax.random.split(key, num)
-    return _split_seeds(key, num)
+    return split_seeds(key, num)
 
   def _next_key(self) -> jax.Array:
     self._key, key = self._split(self._key)
@@ -192,9 +188,9 @@ class Loop:
     calls = phase_lib.visit_calls(phase, batch, progress.steps, max_step - self.step)
     self._start_visit(phase, progress)
     reports, start, visit_start = [], time.time(), progress.steps
-    self._visiting = (start, phase.training)
+    self._visiting, call_keys = (start, phase.training), self._call_keys(phase)
     while calls > 0 and not self._should_stop():
-      keys = self._split(self._next_key(), count)
+      keys = self._split(next(call_keys), count)
       before, call_start = progress.steps, time.time()
       self._call_steps = 0
       try:
@@ -232,6 +228,18 @@ class Loop:
     if not calls or phase.training:
       reports.extend(self._report(phase, progress))
     return reports
+
+  def _call_keys(self, phase: Phase) -> Iterator[jax.Array]:
+    """Each call's key: from the Loop's chain for training; for other phases
+    from one key of it, so that the training after an evaluation does not
+    depend on how many calls the evaluation ran (first_episodes)."""
+    if phase.training:
+      while True:
+        yield self._next_key()
+    visit_key = self._next_key()   # Taken at the first call, as before.
+    yield visit_key
+    for index in itertools.count(1):
+      yield self._split(visit_key, index + 1)[index]
 
   def _start_visit(self, phase: Phase, progress: PhaseProgress) -> None:
     """The visit's first state, with the current learner: fresh episodes (on a
@@ -377,19 +385,5 @@ class Loop:
     self._on_checkpoint(self)
 
 
-def seed_devices(num_seeds: int, devices: int | None = None) -> int:
-  """How many of JAX's devices (at most `devices`) the seed axis is split
-  over: the most that divide it."""
-  available = min(len(jax.devices()), devices or len(jax.devices()))
-  return max(count for count in range(1, min(available, num_seeds) + 1)
-             if num_seeds % count == 0)
-
-
 def _init_algo(algorithm: Algorithm, spec: Any, num_agents: int, key: jax.Array) -> Any:
   return algorithm.init(key, spec, num_agents)
-
-
-@functools.partial(jax.jit, static_argnums=1)
-def _split_seeds(key: jax.Array, num: int) -> jax.Array:
-  """jax.random.split of every seed's key: [seeds, 2] -> [num, seeds, 2]."""
-  return jnp.swapaxes(jax.vmap(lambda k: jax.random.split(k, num))(key), 0, 1)

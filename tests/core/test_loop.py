@@ -169,6 +169,24 @@ def test_first_episodes_scores_each_agent_once_and_ends_after_the_longest():
     Phase('train', _env(1), steps=4, training=True, first_episodes=True)
 
 
+def test_training_keys_do_not_depend_on_how_long_an_evaluation_ran():
+  """Evaluations of 7 calls (episodes up to 7 steps) and of 2 calls leave the
+  Loop's key chain, which training draws from, in the same place."""
+  def final_key(durations):
+    evaluation = InGraphBatchEnv(BatchEnv(
+        [MockEnvironment((2,), (1,), d, d, seed=i) for i, d in enumerate(durations)],
+        blocking=True))
+    phases = [Phase('train', _env(4), steps=8, training=True, steps_per_call=1),
+              Phase('eval', evaluation, steps=4 * 40, training=False, steps_per_call=1,
+                    first_episodes=True)]
+    loop = Loop(MockAlgorithm(), phases, jax.random.PRNGKey(0))
+    evals = [r.phase_step for r in loop.run(16) if r.phase == 'eval']
+    return jax.device_get(loop.state.key), evals
+  (long_key, long_evals), (short_key, short_evals) = final_key([2, 3, 5, 7]), final_key([2] * 4)
+  assert long_evals == [28, 56] and short_evals == [8, 16]
+  assert (long_key == short_key).all()
+
+
 def test_a_run_stopped_after_an_evaluation_does_not_repeat_it():
   evaluated = []
   first = _loop(should_stop=lambda: bool(evaluated),
