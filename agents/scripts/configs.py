@@ -205,7 +205,7 @@ def pong() -> AttrDict:
   """Atari Pong (EnvPool, 84x84x4 frames, CNN); evaluated on whole games.
 
   Seed 0, 10M frames: final eval 20.9 on the 8 evaluation games (20.7 over
-  the 120 games of the earlier window count), >= 17 from 6M frames on;
+  the 120 games of the earlier window count), 16.9-20.7 from 6M frames on;
   ~2 h of training on a 2-core CPU (bench/README.md).
   """
   return _variant(atari(), env='Pong-v5')
