@@ -15,7 +15,8 @@ from agents.core.algorithm import Algorithm
 from agents.core.compile_clock import CompileClock
 from agents.core.phase import Phase, PhaseProgress  # noqa: F401  (loop.Phase, as before)
 from agents.core.reports import LoopState, Report
-from agents.core.seeds import seed_devices, seed_shardings, split_seeds
+from agents.core.seeds import (fold_in, fold_in_seeds, seed_devices, seed_shardings,
+                               split_seeds)
 from agents.errors import Interrupted, TrainingDiverged
 
 
@@ -238,8 +239,9 @@ class Loop:
         yield self._next_key()
     visit_key = self._next_key()   # Taken at the first call, as before.
     yield visit_key
+    fold = fold_in if self.num_seeds is None else fold_in_seeds
     for index in itertools.count(1):
-      yield self._split(visit_key, index + 1)[index]
+      yield fold(visit_key, np.uint32(index))
 
   def _start_visit(self, phase: Phase, progress: PhaseProgress) -> None:
     """The visit's first state, with the current learner: fresh episodes (on a

@@ -31,3 +31,15 @@ def seed_shardings(count: int) -> tuple[NamedSharding, NamedSharding] | None:
 def split_seeds(key: jax.Array, num: int) -> jax.Array:
   """jax.random.split of every seed's key: [seeds, 2] -> [num, seeds, 2]."""
   return jnp.swapaxes(jax.vmap(lambda k: jax.random.split(k, num))(key), 0, 1)
+
+
+@jax.jit
+def fold_in(key: jax.Array, index: jax.Array) -> jax.Array:
+  """jax.random.fold_in, one program for every index."""
+  return jax.random.fold_in(key, index)
+
+
+@jax.jit
+def fold_in_seeds(key: jax.Array, index: jax.Array) -> jax.Array:
+  """jax.random.fold_in of every seed's key: [seeds, 2] -> [seeds, 2]."""
+  return jax.vmap(jax.random.fold_in, in_axes=(0, None))(key, index)

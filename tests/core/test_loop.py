@@ -1,4 +1,5 @@
 import jax
+import numpy as np
 import pytest
 
 from agents.tools import BatchEnv, InGraphBatchEnv, MockAlgorithm, MockEnvironment
@@ -339,3 +340,15 @@ def test_seeds_split_over_the_most_devices_that_divide_them(monkeypatch, devices
                                                             seeds, expected):
   monkeypatch.setattr(loop_lib.jax, 'devices', lambda *args: list(range(devices)))
   assert loop_lib.seed_devices(seeds) == expected
+
+
+def test_seeded_fold_in_is_each_seeds_fold_in():
+  """An evaluation's later calls fold the call index into the visit's key, per
+  seed as in a single run (seed k's run follows PRNGKey(k)'s)."""
+  from agents.core import seeds
+  keys = jax.vmap(jax.random.PRNGKey)(jax.numpy.arange(3))
+  for index in (1, 2, 7):
+    together = seeds.fold_in_seeds(keys, np.uint32(index))
+    for seed in range(3):
+      assert (together[seed] == seeds.fold_in(keys[seed], np.uint32(index))).all()
+      assert (together[seed] == jax.random.fold_in(keys[seed], index)).all()
