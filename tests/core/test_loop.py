@@ -313,6 +313,20 @@ def test_each_phase_compiles_its_run_once_whatever_the_budgets():
   assert train[:4] == [10, 20, 30, 36]
 
 
+def test_an_evaluation_of_more_calls_compiles_nothing_more():
+  from agents.core.compile_clock import CompileClock
+
+  def compiles(eval_calls):
+    phases = [Phase('train', _env(4), steps=8, training=True, steps_per_call=1),
+              Phase('eval', _env(2), steps=2 * eval_calls, training=False, steps_per_call=1)]
+    loop = Loop(MockAlgorithm(), phases, jax.random.PRNGKey(0))
+    with CompileClock() as clock:
+      loop.run(16)
+    return clock.compiles
+  compiles(3)   # Programs that any Loop shares are compiled by now.
+  assert compiles(5) == compiles(13)
+
+
 def test_a_call_of_several_intervals_reports_each_with_its_own_episodes():
   # Episodes of exactly 4 batch steps. Calls of 1 and of 10 batch steps (40
   # env-steps, 2.5 report intervals) give the same reports, but for the times.
