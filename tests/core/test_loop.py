@@ -145,16 +145,21 @@ def test_a_checkpoint_inside_a_visit_holds_the_time_trained_so_far():
   assert saved[32].compile_time >= at_32.compile_time > 0
 
 
-def _first_episodes_run(first_episodes):
-  """Eval agents whose episodes last 2, 3, 5 and 7 steps, for 40 steps each."""
-  durations = [2, 3, 5, 7]
+def _eval_loop(durations, first_episodes):
+  """Four eval agents whose episodes last `durations` steps, for 40 steps each
+  (or until their first episodes end), after each 8 training steps."""
   evaluation = InGraphBatchEnv(BatchEnv(
       [MockEnvironment((2,), (1,), d, d, seed=i) for i, d in enumerate(durations)],
       blocking=True))
   phases = [Phase('train', _env(4), steps=8, training=True, steps_per_call=1),
             Phase('eval', evaluation, steps=4 * 40, training=False, steps_per_call=1,
                   first_episodes=first_episodes)]
-  reports = Loop(MockAlgorithm(), phases, jax.random.PRNGKey(0)).run(16)
+  return Loop(MockAlgorithm(), phases, jax.random.PRNGKey(0))
+
+
+def _first_episodes_run(first_episodes):
+  """Eval agents whose episodes last 2, 3, 5 and 7 steps."""
+  reports = _eval_loop([2, 3, 5, 7], first_episodes).run(16)
   return [r for r in reports if r.phase == 'eval']
 
 
@@ -174,13 +179,7 @@ def test_training_keys_do_not_depend_on_how_long_an_evaluation_ran():
   """Evaluations of 7 calls (episodes up to 7 steps) and of 2 calls leave the
   Loop's key chain, which training draws from, in the same place."""
   def final_key(durations):
-    evaluation = InGraphBatchEnv(BatchEnv(
-        [MockEnvironment((2,), (1,), d, d, seed=i) for i, d in enumerate(durations)],
-        blocking=True))
-    phases = [Phase('train', _env(4), steps=8, training=True, steps_per_call=1),
-              Phase('eval', evaluation, steps=4 * 40, training=False, steps_per_call=1,
-                    first_episodes=True)]
-    loop = Loop(MockAlgorithm(), phases, jax.random.PRNGKey(0))
+    loop = _eval_loop(durations, first_episodes=True)
     evals = [r.phase_step for r in loop.run(16) if r.phase == 'eval']
     return jax.device_get(loop.state.key), evals
   (long_key, long_evals), (short_key, short_evals) = final_key([2, 3, 5, 7]), final_key([2] * 4)
