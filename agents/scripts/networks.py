@@ -41,11 +41,15 @@ class MLP(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
+    # As rows of one matrix: XLA:CPU's dots (and their weight gradients)
+    # are slower on [time, batch, features] even where time is 1.
+    leading = x.shape[:-1]
+    x = x.reshape((-1, x.shape[-1]))
     for size in self.layers:
       x = nn.tanh(nn.Dense(size, kernel_init=_orthogonal(np.sqrt(2)))(x))
     if self.output_size is not None:
       x = nn.Dense(self.output_size, kernel_init=_orthogonal(self.output_scale))(x)
-    return x
+    return x.reshape(leading + x.shape[-1:])
 
 
 class ValueHead(nn.Module):
