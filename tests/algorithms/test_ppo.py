@@ -6,6 +6,7 @@ import pytest
 from agents.run import build
 from agents.scripts import configs
 from agents.run import checkpoint
+from agents.core import simulate
 from agents.core.loop import Loop, Phase
 
 
@@ -53,6 +54,30 @@ def test_updates_change_parameters_and_normalizers():
   assert float(metrics['grad_norm']) > 0
   for name in ('loss', 'policy_loss', 'value_loss', 'kl', 'entropy', 'learning_rate'):
     assert np.isfinite(metrics[name]), name
+
+
+def test_clip_objectives_kl_and_entropy_metrics_track_the_update():
+  """The clip objective reports the KL and entropy its last epoch saw before
+  each minibatch step (no pass after the update): near the exact values of
+  the updated policy on the rollout, which the test computes by hand."""
+  config = _tiny('pendulum', learning_rate=3e-3)
+  env = build.train_env(config)
+  algorithm = build.algorithm(config, env.spec, configs.catalog())
+  state = algorithm.init(jax.random.PRNGKey(0), env.spec, config.num_agents)
+  run = simulate.make_run(env, algorithm, training=True)
+  sim = simulate.init_state(env, state, jax.random.PRNGKey(1))
+  keys = jax.random.split(jax.random.PRNGKey(2), config.update_every)
+  sim, _ = run(sim, keys)   # One rollout, then its update (the buffer stays).
+  after = sim.algo
+  assert int(after.learner.updates) == 1
+  data = algorithm._prepare(state.learner, after.rollout, env.spec)
+  policy, _, _ = algorithm.network.apply(after.learner.params, data.observ,
+                                         data.first, data.start_state)
+  exact_kl = float(data.policy.kl(policy).mean())
+  exact_entropy = float(policy.entropy().mean())
+  assert exact_kl > 1e-4   # The policy moved.
+  assert 0.2 * exact_kl < float(after.metrics['kl']) < 2.0 * exact_kl
+  assert abs(float(after.metrics['entropy']) - exact_entropy) < 0.05
 
 
 def test_update_metrics_are_outside_the_checkpointed_learner():

@@ -239,17 +239,20 @@ class PPO(Algorithm):
     (params, opt_state), epoch_metrics = jax.lax.scan(
         update_epoch, (learner.params, learner.opt_state),
         jax.random.split(epochs_key, config.update_epochs))
-    policy, _, _ = self._network.apply(params, data.observ, data.first,
-                                       data.start_state)
-    policy = _masked(policy, data.mask, state.spec)
-    kl = data.policy.kl(policy).mean()
+    # The last epoch's means; its kl and entropy are each minibatch's before
+    # its step (CleanRL's approx_kl). The KL penalty adapts on the true KL
+    # after the update instead: one more pass over the rollout.
+    metrics = jax.tree_util.tree_map(lambda x: x[-1].mean(), epoch_metrics)
     kl_coef = learner.kl_coef
     if config.objective == 'kl_penalty':
-      kl_coef = losses.adapt_kl_coef(kl_coef, kl, config.kl_target,
+      policy, _, _ = self._network.apply(params, data.observ, data.first,
+                                         data.start_state)
+      policy = _masked(policy, data.mask, state.spec)
+      metrics.update(kl=data.policy.kl(policy).mean(),
+                     entropy=policy.entropy().mean())
+      kl_coef = losses.adapt_kl_coef(kl_coef, metrics['kl'], config.kl_target,
                                      config.kl_min_coef)
-    metrics = jax.tree_util.tree_map(lambda x: x[-1].mean(), epoch_metrics)
-    metrics.update(kl=kl, kl_coef=kl_coef, entropy=policy.entropy().mean(),
-                   mean_return=data.returns.mean(),
+    metrics.update(kl_coef=kl_coef, mean_return=data.returns.mean(),
                    mean_reward=rollout.reward.mean(),
                    learning_rate=config.learning_rate * lr_scale)
     trained = learner.replace(
@@ -372,7 +375,7 @@ class PPO(Algorithm):
     loss = (policy_loss + config.value_coef * value_loss -
             config.entropy_coef * entropy)
     return loss, {'loss': loss, 'policy_loss': policy_loss,
-                  'value_loss': value_loss}
+                  'value_loss': value_loss, 'kl': jnp.mean(jnp.expm1(log_prob - batch.log_prob) - (log_prob - batch.log_prob)), 'entropy': entropy}
 
 
 def _masked(policy: Any, mask: jax.Array | None, spec: EnvSpec) -> Any:
