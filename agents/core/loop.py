@@ -43,7 +43,7 @@ class Loop:
   learner and the key then have a leading seed axis; reports carry
   `seed_index`, and `on_metrics` receives arrays with a leading seed axis.
   The seed axis is sharded over as many devices as divide the seed count
-  (`seed_devices`; on the CPU see `training.use_cpu_devices`), so the seeds
+  (`seed_devices`; on the CPU see `run/cpu_backend.start`), so the seeds
   of one program run on several cores or accelerators at once.
 
   devices: a single run's env batch is split over this many devices (data

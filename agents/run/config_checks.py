@@ -31,6 +31,7 @@ OPTIONAL_TYPES = {
     'stop_score': float,
     'track': str,
     'rollouts_per_call': int,
+    'cpu_threads': int,
 }
 
 # Keys that decide the shapes of the parameters and normalizers: a resumed run
@@ -42,7 +43,8 @@ _POSITIVE_INTS = ('num_agents', 'steps', 'eval_every', 'eval_agents',
                   'report_every', 'log_every', 'checkpoint_every',
                   'update_every', 'update_epochs', 'num_minibatches',
                   'state_size', 'chunk_length')
-_OPTIONAL_POSITIVE_INTS = ('max_length', 'eval_steps', 'rollouts_per_call', 'devices')
+_OPTIONAL_POSITIVE_INTS = ('max_length', 'eval_steps', 'rollouts_per_call', 'devices',
+                           'cpu_threads')
 _POSITIVE_FLOATS = ('learning_rate', 'clip_epsilon', 'init_std', 'kl_target',
                     'kl_init_coef', 'observ_clip')
 _OPTIONAL_POSITIVE_FLOATS = ('value_learning_rate', 'reward_clip')

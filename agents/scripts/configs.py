@@ -18,7 +18,6 @@ def default() -> AttrDict:
   """BatchPPO defaults: PPO with a feed-forward Gaussian policy."""
   return AttrDict(
       seed=0,                      # Seeds parameters, envs and sampling.
-      # Task.
       env='Pendulum-v1',           # Gymnasium id, or gymnax id with env_backend=gymnax.
       env_backend='gymnasium',     # gymnasium (host envs), envpool (C++ threads), gymnax, mjx.
       max_length=None,             # Cap on episode length; None: the env's own.
@@ -30,6 +29,7 @@ def default() -> AttrDict:
       env_threads=0,               # envpool: threads stepping the batch; 0: EnvPool's choice.
       stagger=True,                # Cut each agent's first episode at a random length.
       devices=None,                # gymnax/mjx: devices the batch is split over; None: all.
+      cpu_threads=1,               # XLA:CPU threads, one device: 1 for MLPs, None (all) for CNNs.
       # Training and evaluation schedule (env-steps, summed over the batch).
       steps=200_000,               # Training budget.
       eval_every=16_384,           # Training steps between evaluations.
@@ -163,7 +163,8 @@ def minatar() -> AttrDict:
   with config.unlocked:
     config.update(num_agents=64, update_every=128, update_epochs=4, num_minibatches=8,
                   learning_rate=5e-4, anneal_learning_rate=True, entropy_coef=0.01,
-                  steps=10_000_000, eval_every=500_000, eval_agents=32, eval_steps=None)
+                  steps=10_000_000, eval_every=500_000, eval_agents=32, eval_steps=None,
+                  cpu_threads=None)   # The CNN's update gains from every core.
   return config
 
 
@@ -197,7 +198,8 @@ def atari() -> AttrDict:
                   policy_layers=[], value_layers=[], network='feed_forward_shared',
                   steps=2_500_000,
                   eval_every=250_000, eval_agents=8, eval_steps=None,
-                  checkpoint_every=65_536, stagger=False)
+                  checkpoint_every=65_536, stagger=False,
+                  cpu_threads=None)   # The CNN's update: 1.4x faster on two cores than one.
   return config
 
 
