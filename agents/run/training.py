@@ -51,13 +51,17 @@ def enable_compilation_cache() -> None:
 _LONG_COMPILED_CALL = 2**21   # Env-steps: about 10-30 s a call on a 2-core CPU.
 
 
-def make_loop(config: AttrDict, key: jax.Array, catalog: Catalog,
+def make_loop(config: AttrDict, make_key: Callable[[], jax.Array], catalog: Catalog,
               callbacks: dict) -> tuple[Loop, Any, list[Any]]:
-  """The Loop of a config (train and eval phases), its algorithm and envs."""
-  devices = run_devices(config)
+  """The Loop of a config (train and eval phases), its algorithm and envs;
+  `make_key()` gives its key once JAX may start."""
   train_env = build.train_env(config)
   envs = [train_env]
   try:
+    # Host envs start JAX only here, with their observations known: a CNN on
+    # images gains from every core (gymnax envs started it as `cpu_threads` says).
+    cpu_backend.start(threads=None if train_env.spec.image else config.cpu_threads)
+    devices, key = run_devices(config), make_key()
     evaluation = build.eval_env(config)
     envs.append(evaluation)
     algorithm = build.algorithm(config, train_env.spec, catalog)
@@ -65,7 +69,8 @@ def make_loop(config: AttrDict, key: jax.Array, catalog: Catalog,
     close_all(envs)
     raise
   rollouts = rollouts_per_call(config, image=bool(train_env.spec.image))
-  if train_env.spec.image and config.cpu_threads == 1 and jax.default_backend() == 'cpu':
+  if (train_env.spec.image and config.cpu_threads == 1 and config.env_backend in
+      build.JAX_NATIVE and jax.default_backend() == 'cpu'):
     LOG.info('cpu_threads=1 with image observations: a CNN updates ~1.4x faster on '
              'every core (--set cpu_threads=none).')
   call = config.num_agents * config.update_every * rollouts
@@ -244,7 +249,8 @@ class _Session:
     # JAX's CPU devices and compute threads, before it starts.
     if self.seeded:
       cpu_backend.start(len(self.targets))
-    else:
+    elif config.env_backend in build.JAX_NATIVE or (config.devices or 1) > 1:
+      # Building these envs starts JAX; host envs start it in `make_loop`.
       cpu_backend.start(config.devices, threads=config.cpu_threads, cap=False)
     enable_compilation_cache()
     for target in self.targets:
@@ -253,10 +259,11 @@ class _Session:
                      on_checkpoint=self.on_checkpoint,
                      should_stop=self.should_stop,
                      on_progress=self.on_progress)
-    key = (jax.vmap(jax.random.PRNGKey)(jnp.asarray([t.config.seed for t in self.targets]))
-           if self.seeded else jax.random.PRNGKey(config.seed))
+    seeds = [target.config.seed for target in self.targets]
+    make_key = lambda: (jax.vmap(jax.random.PRNGKey)(jnp.asarray(seeds)) if self.seeded
+                        else jax.random.PRNGKey(config.seed))
     try:
-      loop, _, envs = make_loop(config, key, self.catalog, callbacks)
+      loop, _, envs = make_loop(config, make_key, self.catalog, callbacks)
     except EnvError as error:
       return [_failed(first, f'the environments could not start: {error}')]
     self.loop = loop
