@@ -17,10 +17,43 @@ from agents.core import in_graph_env
 from agents.envs.in_graph_batch_env import InGraphBatchEnv
 
 LOG = logging.getLogger(__name__)
-ENV_BACKENDS = ('gymnasium', 'gymnax', 'envpool', 'mjx')
+ENV_BACKENDS = ('auto', 'gymnasium', 'jax', 'gymnax', 'envpool', 'mjx')
 # Backends whose envs are JAX functions compiled into the program (InGraphEnv):
 # several seeds vmap over them, several devices split their batch.
-JAX_NATIVE = ('gymnax', 'mjx')
+JAX_NATIVE = ('gymnax', 'mjx', 'jax')
+
+
+def resolved_backend(config: AttrDict) -> str:
+  """The backend that steps the config's env. `auto`: `jax` where `env` names a
+  JAX env (`family:Name`, or `module:NAME` of an object with a JAX env's API;
+  envs/jax_named.py), else `gymnasium`; `gymnax` with a `module:NAME` is `jax`."""
+  from agents.envs import jax_named
+  chosen = config.env_backend
+  if chosen == 'gymnax' and ':' in config.env:
+    return 'jax'
+  if chosen not in ('auto', 'gymnasium'):
+    return chosen
+  if jax_named.names_registry(config.env):
+    jax_like = True
+  else:
+    jax_like = ':' in config.env and _jax_env(config, required=False) is not None
+  if chosen == 'gymnasium' and jax_like:
+    raise ConfigError(f'env={config.env} is a JAX env, which env_backend=gymnasium '
+                      'cannot step; use env_backend=auto or jax.')
+  return 'jax' if jax_like else 'gymnasium'
+
+
+def _jax_env(config: AttrDict, required: bool = True) -> Any:
+  """The config's env adapted to agents.envs.jax_env's protocol (built once per
+  process); None, or a ConfigError where `required`, when it is no JAX env."""
+  from agents.envs import jax_named
+  env = jax_named.cached(config.env, config.opponent)
+  if env is None and required:
+    raise ConfigError(
+        f'env={config.env} is no JAX env: give family:Name (gymnax, brax, '
+        'mujoco_playground, jumanji, navix, craftax, pgx, xminigrid) or module:NAME of '
+        'an env with their API or agents.envs.jax_env\'s, or use env_backend=auto.')
+  return env
 
 
 def env_constructor(config: AttrDict, render: bool = False,
@@ -140,8 +173,11 @@ def _check_backend(config: AttrDict) -> None:
 
 
 def train_env(config: AttrDict) -> Any:
-  """The in-graph training env: host envs behind InGraphBatchEnv, gymnax or MJX."""
+  """The in-graph training env: host envs behind InGraphBatchEnv, JAX envs
+  (gymnax, MJX, or any JAX env) vmapped."""
   _check_backend(config)
+  if resolved_backend(config) == 'jax':
+    return jax_batch_env(config, config.num_agents, stagger=config.stagger)
   if config.env_backend == 'gymnax':
     return gymnax_env(config, config.num_agents, stagger=config.stagger)
   if config.env_backend == 'mjx':
@@ -199,6 +235,8 @@ def eval_env(config: AttrDict, num_agents: int | None = None,
   _check_backend(config)
   num_agents = num_agents or config.eval_agents
   seeds = [config.eval_seed + i for i in range(num_agents)]
+  if resolved_backend(config) == 'jax':
+    return jax_batch_env(config, num_agents, seeds=seeds)
   if config.env_backend == 'gymnax':
     return gymnax_env(config, num_agents, seeds=seeds)
   if config.env_backend == 'mjx' and not render:
@@ -216,6 +254,25 @@ def gymnax_env(config: AttrDict, num_agents: int, **kwargs: Any) -> Any:
                      observ_keep=config.observ_keep, **kwargs)
   except ValueError as error:
     raise ConfigError(str(error)) from None
+
+
+def jax_batch_env(config: AttrDict, num_agents: int, **kwargs: Any) -> Any:
+  """The config's JAX env (agents.envs.jax_env's protocol, checked once per
+  process) as an in-graph batch env of `num_agents`."""
+  from agents.envs import jax_env
+  from agents.envs.jax_batch_env import JaxBatchEnv
+  env = _jax_env(config)
+  if id(env) not in _checked:
+    jax_env.check(env, config.env)
+    _checked.add(id(env))
+  try:
+    return JaxBatchEnv(env, num_agents, max_length=config.max_length,
+                       observ_keep=config.observ_keep, name=config.env, **kwargs)
+  except ValueError as error:
+    raise ConfigError(f'{config.env}: {error}') from None
+
+
+_checked: set[int] = set()
 
 
 def mjx_env(config: AttrDict, num_agents: int, **kwargs: Any) -> Any:
@@ -238,6 +295,12 @@ def episode_limit(config: AttrDict, env: Any) -> int:
   max_length, else the env's time limit, else 1000 steps (said once)."""
   if config.max_length:
     return int(config.max_length)
+  if resolved_backend(config) == 'jax':
+    if env.time_limit:
+      return env.time_limit
+    LOG.warning("'%s' declares no time limit (max_steps); evaluation episodes are cut "
+                'at 1000 steps. Set max_length to choose.', config.env)
+    return 1000
   if config.env_backend == 'gymnax':
     return int(getattr(env.params, 'max_steps_in_episode', 1000))
   if config.env_backend == 'mjx':

@@ -36,7 +36,7 @@ OPTIONAL_TYPES = {
 
 # Keys that decide the shapes of the parameters and normalizers: a resumed run
 # keeps its saved values.
-FROZEN_ON_RESUME = ('env', 'env_backend', 'network', 'policy_layers',
+FROZEN_ON_RESUME = ('env', 'env_backend', 'opponent', 'network', 'policy_layers',
                     'value_layers', 'state_size')
 
 _POSITIVE_INTS = ('num_agents', 'steps', 'eval_every', 'eval_agents',
@@ -193,6 +193,7 @@ def validate(config: AttrDict, network_names: Collection[str] | None = None) -> 
     _require_name(config, 'network', list(network_names) + ['module:function'])
   _require_name(config, 'env_backend', ENV_BACKENDS)
   _require_name(config, 'cnn', CNNS)
+  _check_opponent(config.opponent)
   _require_name(config, 'process_backend', [b for b in BACKENDS if b != 'inprocess'])
   for key in ('policy_layers', 'value_layers'):
     layers = config[key]
@@ -213,6 +214,13 @@ def validate(config: AttrDict, network_names: Collection[str] | None = None) -> 
   _check_sizes(config)
   _check_devices(config)
   PPOConfig.from_run_config(config)   # PPO's own checks.
+
+
+def _check_opponent(opponent: Any) -> None:
+  if opponent != 'random' and ':' not in str(opponent):
+    raise ConfigError(f"opponent must be 'random' or module:function (a pure JAX "
+                      f'opponent(observation, legal_action_mask, key) -> action), got '
+                      f'{opponent!r}.')
 
 
 def _check_sizes(config: AttrDict) -> None:
@@ -238,11 +246,11 @@ def _check_sizes(config: AttrDict) -> None:
 
 def _check_devices(config: AttrDict) -> None:
   """Several devices split a batch of JAX-native envs, evenly."""
-  from agents.run.build import JAX_NATIVE
+  from agents.run.build import JAX_NATIVE, resolved_backend
   devices = config.devices
   if devices is None or devices == 1:
     return
-  if config.env_backend not in JAX_NATIVE:
+  if resolved_backend(config) not in JAX_NATIVE:
     raise ConfigError(
         f'devices={devices} splits the env batch over devices inside the compiled '
         f'program, which needs JAX-native envs (env_backend=gymnax or mjx); '

@@ -108,11 +108,12 @@ def train_seeds(catalog: Catalog, config_name: str, logdir: str, seeds: Sequence
   per_seed = [dict(values or {}, seed=seed) for seed in seeds]
   config, _ = resolve_config(catalog, config_name, run_dirs[0], per_seed[0])
   command = first.resume_command(['--seeds', *map(str, seeds)])
-  from agents.run.build import JAX_NATIVE   # Here: build imports JAX and Gymnasium.
-  if config.env_backend not in JAX_NATIVE:
+  from agents.run.build import JAX_NATIVE, resolved_backend   # Here: build imports JAX.
+  if resolved_backend(config) not in JAX_NATIVE:
     raise UsageError(
         f"--seeds trains the seeds in one compiled program, which needs an in-graph "
-        f"env (env_backend=gymnax or mjx); '{config_name}' steps {config.env_backend} envs. "
+        f"env (a JAX env, or env_backend=gymnax or mjx); '{config_name}' steps "
+        f"{resolved_backend(config)} envs. "
         f'Run its seeds with: python -m agents.scripts.sweep --logdir={logdir} '
         f"--config={config_name} --seeds {' '.join(map(str, seeds))}")
   for run_dir, seed_values in zip(run_dirs, per_seed):

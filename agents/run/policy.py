@@ -203,9 +203,15 @@ def env_spec(config: AttrDict) -> Any:
   """The spaces of the config's env, as the algorithm sees them."""
   from agents.run import build
   from agents.core.in_graph_env import EnvSpec
-  if config.env_backend == 'gymnax':
-    env = build.gymnax_env(config, 1)
-    return env.spec
+  try:
+    chosen = build.resolved_backend(config)
+    if chosen == 'jax':
+      return build.jax_batch_env(config, 1).spec
+    if chosen == 'gymnax':
+      return build.gymnax_env(config, 1).spec
+  except ConfigError as error:
+    raise PolicyLoadError(f"the run's env '{config.env}' cannot be built here: "
+                          f'{error}') from None
   try:
     env = build.env_constructor(config)()
   except (ConfigError, EnvError) as error:

@@ -69,12 +69,13 @@ def make_loop(config: AttrDict, make_key: Callable[[], jax.Array], catalog: Cata
     close_all(envs)
     raise
   rollouts = rollouts_per_call(config, image=bool(train_env.spec.image))
-  if (train_env.spec.image and config.cpu_threads == 1 and config.env_backend in
+  if (train_env.spec.image and config.cpu_threads == 1 and
+      build.resolved_backend(config) in
       build.JAX_NATIVE and jax.default_backend() == 'cpu'):
     LOG.info('cpu_threads=1 with image observations: a CNN updates ~1.4x faster on '
              'every core (--set cpu_threads=none).')
   call = config.num_agents * config.update_every * rollouts
-  if config.env_backend in build.JAX_NATIVE and call > _LONG_COMPILED_CALL:
+  if build.resolved_backend(config) in build.JAX_NATIVE and call > _LONG_COMPILED_CALL:
     LOG.warning('One compiled call runs %s env-steps (rollouts and their updates); a '
                 'stop waits for the call to end (compiled code cannot be cut). Fewer '
                 'num_agents, update_every or rollouts_per_call make calls shorter.',
@@ -107,7 +108,7 @@ def rollouts_per_call(config: AttrDict, image: bool = False) -> int:
   few ms that a fully compiled rollout of small networks notices: 4 rollouts
   per call train `pendulum_jax` ~1.3x faster (bench/README.md, "Where the time
   goes"). `config.rollouts_per_call` says how many; None: for JAX-native envs
-  (gymnax) without images, the most up to 2**16 env-steps per call that divide
+  (gymnax and other JAX envs, not MJX) without images, the most up to 2**16 env-steps per call that divide
   the rollouts of the budget and of the evaluation, checkpoint and log
   intervals, so that calls end where those do; otherwise 1 (a host env step,
   an MJX physics step or a CNN costs far more than the return to Python, and
@@ -116,7 +117,7 @@ def rollouts_per_call(config: AttrDict, image: bool = False) -> int:
   """
   if config.rollouts_per_call is not None:
     return config.rollouts_per_call
-  if config.env_backend != 'gymnax' or image:
+  if build.resolved_backend(config) not in ('gymnax', 'jax') or image:
     return 1
   rollout = config.num_agents * config.update_every
   intervals = [math.ceil(config[key] / rollout)
@@ -132,7 +133,7 @@ def run_devices(config: AttrDict) -> int:
   host envs: 1). On a CPU, JAX has one device unless told otherwise (XLA_FLAGS
   or `devices`), so None stays on one there: small programs ran faster on
   one CPU device than split over two (bench/README.md, "Several devices")."""
-  if config.env_backend not in build.JAX_NATIVE:
+  if build.resolved_backend(config) not in build.JAX_NATIVE:
     return 1
   if config.devices is not None:
     if config.devices > len(jax.devices()):
@@ -249,7 +250,7 @@ class _Session:
     # JAX's CPU devices and compute threads, before it starts.
     if self.seeded:
       cpu_backend.start(len(self.targets))
-    elif config.env_backend in build.JAX_NATIVE or (config.devices or 1) > 1:
+    elif build.resolved_backend(config) in build.JAX_NATIVE or (config.devices or 1) > 1:
       # Building these envs starts JAX; host envs start it in `make_loop`.
       cpu_backend.start(config.devices, threads=config.cpu_threads, cap=False)
     enable_compilation_cache()

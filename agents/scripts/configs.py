@@ -18,8 +18,9 @@ def default() -> AttrDict:
   """BatchPPO defaults: PPO with a feed-forward Gaussian policy."""
   return AttrDict(
       seed=0,                      # Seeds parameters, envs and sampling.
-      env='Pendulum-v1',           # Gymnasium id, or gymnax id with env_backend=gymnax.
-      env_backend='gymnasium',     # gymnasium (host envs), envpool (C++ threads), gymnax, mjx.
+      env='Pendulum-v1',           # Gymnasium id, module:Name, or a JAX env (family:Name).
+      env_backend='auto',          # auto (JAX envs: jax), gymnasium, jax, envpool, gymnax, mjx.
+      opponent='random',           # Pgx games: the other seat's policy, random or module:function.
       max_length=None,             # Cap on episode length; None: the env's own.
       observ_keep=None,            # Observation entries agents see (partial view); None: all.
       num_agents=32,               # Envs stepped as one training batch.
@@ -41,8 +42,7 @@ def default() -> AttrDict:
       checkpoint_every=32_768,     # Training steps between checkpoints.
       stop_score=None,             # Stop at the first eval scoring at least this; None: never.
       track=None,                  # Also log to wandb or mlflow (their extras); None: off.
-      # Network.
-      network='feed_forward',      # Head from the action space; see scripts/networks.py.
+      network='feed_forward',      # The network (head from the action space): scripts/networks.py.
       policy_layers=[64, 64],      # Hidden layer sizes of the policy (tanh).
       value_layers=[64, 64],       # Hidden layer sizes of the separate value network.
       init_std=1.0,                # Initial std of the Gaussian policy (actions in [-1, 1]).

@@ -45,10 +45,14 @@ def render_episodes(config: AttrDict, checkpoint_path: str, num_episodes: int,
                     max_frames: int | None = None, every: int = 1,
                     downsample: int = 1) -> dict:
   """Run and record `num_episodes` deterministic episodes; returns the stats."""
-  import imageio
   from agents.run.policy import Policy
   from agents.run import build
   from agents.core.in_graph_env import EnvSpec
+  if os.path.exists(outdir) and not os.path.isdir(outdir):
+    raise VisualizeError(f"--outdir '{outdir}' is a file; give a directory for the videos.")
+  if build.resolved_backend(config) == 'jax':
+    return _render_jax_episodes(config, checkpoint_path, num_episodes, outdir,
+                                video_format, fps, max_frames, every, downsample)
   if config.env_backend == 'gymnax' and gymnax_host.knows(config.env):
     print(f"Rendering gymnax's '{config.env}' stepped from Python, its observations "
           'drawn as frames (gymnax renders none).', file=sys.stderr)
@@ -70,8 +74,6 @@ def render_episodes(config: AttrDict, checkpoint_path: str, num_episodes: int,
                   EnvSpec.from_spaces(env.observation_space, env.action_space),
                   configs.catalog())
   returns, lengths, videos = [], [], []
-  if os.path.exists(outdir) and not os.path.isdir(outdir):
-    raise VisualizeError(f"--outdir '{outdir}' is a file; give a directory for the videos.")
   os.makedirs(outdir, exist_ok=True)
   try:
     for episode in range(num_episodes):
@@ -86,11 +88,7 @@ def render_episodes(config: AttrDict, checkpoint_path: str, num_episodes: int,
           frames.append(_render(env, mujoco)[::downsample, ::downsample])
         total += float(reward)
         done = terminated or truncated
-      path = os.path.join(outdir, f'episode-{episode:03d}.{video_format}')
-      if video_format == 'gif':
-        imageio.mimsave(path, frames, duration=1000 / fps, loop=0)
-      else:
-        imageio.mimsave(path, frames, fps=fps, macro_block_size=1)
+      path = _save_video(frames, outdir, episode, video_format, fps)
       returns.append(total)
       lengths.append(length)
       videos.append(os.path.basename(path))
@@ -98,6 +96,58 @@ def render_episodes(config: AttrDict, checkpoint_path: str, num_episodes: int,
             file=sys.stderr)
   finally:
     env.close()
+  return {'returns': returns, 'lengths': lengths, 'videos': videos,
+          'checkpoint_step': policy.step}
+
+
+def _save_video(frames: list[np.ndarray], outdir: str, episode: int, video_format: str,
+                fps: int) -> str:
+  import imageio
+  path = os.path.join(outdir, f'episode-{episode:03d}.{video_format}')
+  if video_format == 'gif':
+    imageio.mimsave(path, frames, duration=1000 / fps, loop=0)
+  else:
+    imageio.mimsave(path, frames, fps=fps, macro_block_size=1)
+  return path
+
+
+def _render_jax_episodes(config: AttrDict, checkpoint_path: str, num_episodes: int,
+                         outdir: str, video_format: str, fps: int, max_frames: int | None,
+                         every: int, downsample: int) -> dict:
+  """`render_episodes` for a JAX env, stepped from Python (run/jax_episodes.py)."""
+  from agents.run import build, jax_episodes
+  from agents.run.policy import Policy
+  batch = build.jax_batch_env(config, 1)
+  source = jax_episodes.frame_source(batch.env, batch.spec)
+  if source is None:
+    print(f"'{config.env}' renders no frames and its observations are not images: "
+          'the episodes run and their returns go to stats.json, without videos.',
+          file=sys.stderr)
+  elif source == 'observ':
+    print(f"Rendering '{config.env}' from its image observations.", file=sys.stderr)
+  policy = Policy(config, checkpoint_path, batch.spec, configs.catalog())
+  os.makedirs(outdir, exist_ok=True)
+  returns, lengths, videos = [], [], []
+  for episode in range(num_episodes):
+    try:
+      played = jax_episodes.play(config, policy, policy.reset, episode,
+                                 keep=lambda step: step % every == 0)
+    except VisualizeError:
+      raise
+    except Exception as error:   # MuJoCo's renderer without a display, and the like.
+      if source in (None, 'observ'):
+        raise
+      raise _rendering_failed(error, source == 'trajectory') from None
+    frames = [frame[::downsample, ::downsample] for frame in played.frames][:max_frames]
+    where = 'no video'
+    if frames:
+      path = _save_video(frames, outdir, episode, video_format, fps)
+      videos.append(os.path.basename(path))
+      where = path
+    returns.append(played.total)
+    lengths.append(played.length)
+    print(f'Episode {episode}: return {played.total:.1f}, length {played.length} -> '
+          f'{where}', file=sys.stderr)
   return {'returns': returns, 'lengths': lengths, 'videos': videos,
           'checkpoint_step': policy.step}
 
