@@ -68,6 +68,9 @@ class EnvSpec:
   # A Dict's image parts (HxWxC) are multiplied by this instead of normalized:
   # 1/255 where their bounds are bytes' (0..255), else 1.
   image_part_scale: float = 1.0
+  # uint8 images are multiplied by this: 1/255, or 1/high where the space bounds
+  # them lower (symbolic grids such as Navix's, values 0..8), so inputs span [0, 1].
+  image_scale: float = 1 / 255
 
   @property
   def image_entries(self) -> np.ndarray | None:
@@ -152,7 +155,15 @@ class EnvSpec:
     return cls(observ_shape, **action_fields(action_space), observ_dtype=dtype,
                mask_size=int(getattr(observation_space, 'mask_size', 0) or 0),
                observ_parts=tuple((n, tuple(s)) for n, s in parts) if parts else None,
-               image_part_scale=_image_part_scale(observation_space, parts))
+               image_part_scale=_image_part_scale(observation_space, parts),
+               image_scale=_image_scale(observation_space))
+
+
+def _image_scale(space: Any) -> float:
+  """1/255, or 1/high for uint8 observations bounded below 255."""
+  high = np.asarray(getattr(space, 'high', 255), np.float64)
+  top = float(high.max()) if high.size else 255.0
+  return 1 / top if 0 < top < 255 else 1 / 255
 
 
 def _image_part_scale(space: Any, parts: Any) -> float:

@@ -1,8 +1,9 @@
 """A JAX env (`jax_env`'s protocol) as an in-graph batch env: vmapped, compiled.
 
 The batch state keeps, beside the env's own states, each agent's steps in its
-episode and the step at which the episode is cut (`max_length`, or the
-staggered first episode), so time limits need nothing from the env. The
+episode and the step at which the episode is cut (`max_length`, else the env's
+declared `max_steps`, or the staggered first episode), so time limits need
+nothing from the env. The
 observation the algorithm sees is the env's own array (dtype kept: uint8
 images stay bytes) or, for a pytree, its leaves flattened into one float32
 vector whose parts `EnvSpec.observ_parts` names; an action mask (an
@@ -68,12 +69,16 @@ class ObservLayout:
         np.dtype(single.dtype) == np.uint8) else 'float32'
     return cls(flat, parts if flat else (), mask_leaf, mask_method, mask_size, dtype)
 
-  def space(self, single_shape: tuple[int, ...]) -> gym.spaces.Box:
-    """The observation space EnvSpec reads (shape, dtype, parts, mask)."""
+  def space(self, single_shape: tuple[int, ...], declared: Any) -> gym.spaces.Box:
+    """The observation space EnvSpec reads (shape, dtype, bounds, parts, mask);
+    a single array keeps the bounds the env declares for it."""
     if not self.flat:
-      high = 255 if self.dtype == 'uint8' else np.inf
-      return gym.spaces.Box(0 if self.dtype == 'uint8' else -np.inf, high, single_shape,
-                            np.dtype(self.dtype))
+      if self.dtype != 'uint8':
+        return gym.spaces.Box(-np.inf, np.inf, single_shape, np.float32)
+      high = getattr(declared, 'high', None)
+      if high is None or np.shape(high) not in ((), single_shape):
+        high = 255
+      return gym.spaces.Box(0, np.asarray(high, np.uint8), single_shape, np.uint8)
     size = sum(int(np.prod(shape)) for _, shape in self.parts) + self.mask_size
     return FlatBox(-np.inf, np.inf, (size,), np.float32,
                    parts=self.parts if len(self.parts) > 1 or any(
@@ -106,7 +111,9 @@ class JaxBatchEnv:
   """`num_agents` copies of a JAX env, compiled into the program.
 
   max_length: cut episodes after this many steps (the env's own limit still
-    applies where shorter); None: the env's own only.
+    applies where shorter); None: at the env's `max_steps` where it declares one
+    (Brax and Playground envs have no limit of their own: their adapters declare
+    the episode length).
   stagger: the first episode of each agent is cut after a random fraction of
     the time limit (max_length, else the env's `max_steps`), so the batch's
     episodes do not all end on the same step.
@@ -125,7 +132,7 @@ class JaxBatchEnv:
     state, observ = jax.eval_shape(env.reset, key)
     self.layout = ObservLayout.of(env, observ, state)
     leaves = jax.tree_util.tree_leaves(observ)
-    space = self.layout.space(tuple(leaves[0].shape))
+    space = self.layout.space(tuple(leaves[0].shape), env.observation_space)
     self.spec = EnvSpec.from_spaces(space, env.action_space)
     self._keep = None
     if observ_keep is not None:
@@ -162,7 +169,7 @@ class JaxBatchEnv:
     if self._seeds is not None:
       keys = jnp.where(first[:, None], inner.first_keys, keys)
     env_state, observ = jax.vmap(self.env.reset)(keys)
-    limit = jnp.full(self.num_agents, self.max_length or 0, jnp.int32)
+    limit = jnp.full(self.num_agents, self.time_limit or 0, jnp.int32)
     if self._stagger and self.time_limit:
       # Uniform lengths without jax.random.randint (seen to hang in jit+vmap).
       fraction = jax.random.uniform(jax.random.fold_in(key, 1), (self.num_agents,))

@@ -173,7 +173,8 @@ class NavixAdapter:
     self.env = env
     self.max_steps = _int_or_none(getattr(env, 'max_steps', None))
     self.action_space = gym.spaces.Discrete(int(env.action_space.n))
-    self.observation_space = traced_observation_space(self.reset)
+    self.observation_space = _bounded(traced_observation_space(self.reset),
+                                      getattr(env.observation_space, 'maximum', None))
 
   def reset(self, key: jax.Array) -> tuple[Any, Any]:
     timestep = self.env.reset(key)
@@ -194,7 +195,9 @@ class XMinigridAdapter:
     self.params = env.default_params() if params is None else params
     self.max_steps = _int_or_none(getattr(self.params, 'max_steps', None))
     self.action_space = gym.spaces.Discrete(int(env.num_actions(self.params)))
-    self.observation_space = traced_observation_space(self.reset)
+    from xminigrid.core import constants   # Tile and colour ids, the grid's values.
+    self.observation_space = _bounded(traced_observation_space(self.reset),
+                                      max(constants.NUM_TILES, constants.NUM_COLORS))
 
   def reset(self, key: jax.Array) -> tuple[Any, Any]:
     timestep = self.env.reset(self.params, key)
@@ -205,6 +208,10 @@ class XMinigridAdapter:
     last = timestep.step_type == 2
     return Transition(timestep, timestep.observation, timestep.reward,
                       last & (timestep.discount == 0), last & (timestep.discount > 0))
+
+  def render(self, state: Any) -> np.ndarray:
+    """The grid as XLand-MiniGrid draws it (NumPy, for visualize)."""
+    return self.env.render(self.params.replace(render_mode='rgb_array'), state)
 
 
 class PgxAdapter:
@@ -270,6 +277,14 @@ class PgxAdapter:
 def _random_move(observ: Any, legal: jax.Array, key: jax.Array) -> jax.Array:
   del observ
   return jax.random.categorical(key, jnp.where(legal, 0.0, -jnp.inf))
+
+
+def _bounded(space: gym.spaces.Space, high: Any) -> gym.spaces.Space:
+  """A uint8 Box bounded by the symbolic values' maximum (scaled by 1/high in
+  the network instead of 1/255)."""
+  if high is None or not isinstance(space, gym.spaces.Box) or space.dtype != np.uint8:
+    return space
+  return gym.spaces.Box(0, int(np.max(np.asarray(high))), space.shape, np.uint8)
 
 
 def _space_of_spec(spec: Any) -> gym.spaces.Space:

@@ -336,6 +336,10 @@ CONFIGS: dict[str, Callable[[], AttrDict]] = {
     'inverted_pendulum_mjx': inverted_pendulum_mjx,
 }
 
+# JAX envs of other families (imported here, at the end: they build on the configs above).
+from agents.scripts import jax_env_configs  # noqa: E402
+CONFIGS.update(jax_env_configs.CONFIGS)
+
 # Other names that users of earlier versions know; `--list` shows each task once.
 ALIASES = {'half_cheetah': 'cheetah'}
 

@@ -126,6 +126,9 @@ FAMILIES = [
     ('jumanji:Knapsack-v1', 'jumanji', 'discrete', 50),
     ('pgx:tic_tac_toe', 'pgx', 'discrete', 9),
     ('brax:inverted_pendulum', 'brax', 'box', 0),
+    ('xminigrid:MiniGrid-Empty-5x5', 'xminigrid', 'discrete', 0),
+    ('craftax:Craftax-Classic-Symbolic-v1', 'craftax', 'discrete', 0),
+    ('mujoco_playground:CartpoleBalance', 'mujoco_playground', 'box', 0),
 ]
 
 
@@ -133,6 +136,8 @@ FAMILIES = [
 def test_each_family_steps_in_the_batch_env_with_its_spaces(name, package, kind, mask_size):
   if not _installed(package):
     pytest.skip(f"{package} is not installed (the jax-envs extra has it)")
+  if package == 'mujoco_playground' and not _installed('mujoco.mjx'):
+    pytest.skip('Playground needs mujoco-mjx (the jax-envs extra has it)')
   env = jax_named.make(name)
   jax_env.check(env, name)
   batch = JaxBatchEnv(env, 2, name=name)
@@ -168,3 +173,45 @@ def test_pgx_plays_against_the_opponent_until_the_agents_turn():
     replies.append(int(np.asarray(observ)[..., 1].sum()))
     seats.append(int(seat))
   assert set(seats) == {0, 1} and set(replies) == {0, 1}
+
+
+def test_craftax_reports_its_time_limit_as_truncation():
+  if not _installed('craftax'):
+    pytest.skip('craftax is not installed (the jax-envs extra has it)')
+  from agents.envs import jax_families
+  from craftax.craftax_env import make_craftax_env_from_name
+  env = make_craftax_env_from_name('Craftax-Classic-Symbolic-v1', auto_reset=False)
+  adapter = jax_families.CraftaxAdapter(env, env.default_params.replace(max_timesteps=5))
+  _, terminated, truncated, _ = _run(JaxBatchEnv(adapter, 2), 7, action=0)
+  assert not terminated.any() and np.array_equal(np.flatnonzero(truncated[:, 0]), [4])
+
+
+def test_navix_reports_its_time_limit_as_truncation():
+  if not _installed('navix'):
+    pytest.skip('navix is not installed (the jax-envs extra has it)')
+  env = jax_named.make('navix:Navix-Empty-5x5-v0')   # Action 0 turns on the spot.
+  _, terminated, truncated, _ = _run(JaxBatchEnv(env, 1), 101, action=0)
+  assert not terminated.any() and np.array_equal(np.flatnonzero(truncated[:, 0]), [99])
+
+
+def test_a_brax_episode_wrappers_truncation_is_truncated():
+  if not _installed('brax'):
+    pytest.skip('brax is not installed (the jax-envs extra has it)')
+  from brax import envs
+  from brax.envs.wrappers.training import EpisodeWrapper
+  env = EpisodeWrapper(envs.get_environment('inverted_pendulum'), episode_length=3,
+                       action_repeat=1)
+  adapted = jax_named.adapt(env, 'wrapped')
+  _, terminated, truncated, _ = _run(JaxBatchEnv(adapted, 2), 7, action=0.0)
+  assert not terminated.any() and np.array_equal(np.flatnonzero(truncated[:, 0]), [2, 5])
+
+
+def test_a_brax_env_without_a_limit_of_its_own_is_cut_at_its_episode_length():
+  if not _installed('brax'):
+    pytest.skip('brax is not installed (the jax-envs extra has it)')
+  from brax import envs
+  from agents.envs import jax_families
+  adapter = jax_families.BraxAdapter(envs.get_environment('inverted_pendulum'),
+                                     episode_length=3)
+  _, terminated, truncated, _ = _run(JaxBatchEnv(adapter, 2), 7, action=0.0)
+  assert not terminated.any() and np.array_equal(np.flatnonzero(truncated[:, 0]), [2, 5])

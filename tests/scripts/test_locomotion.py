@@ -1,5 +1,6 @@
 """MuJoCo configs, the EnvPool backend, and what locomotion tasks rely on."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -8,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from agents.envs import jax_named
 from agents.run import build
 from agents.scripts import configs, train
 from agents.envs import make_batch_env
@@ -35,6 +37,10 @@ TRAINED_ELSEWHERE = {'breakout_minatar', 'asterix_minatar', 'pong'}
                                         and name not in TRAINED_ELSEWHERE))
 def test_every_listed_config_builds_its_envs_and_trains_a_few_hundred_steps(
     tmp_path, name):
+  family = configs.get(name).env.partition(':')[0]
+  package = {'mujoco_playground': 'playground'}.get(family, family)
+  if family in jax_named.REGISTRIES and importlib.util.find_spec(family) is None:
+    pytest.skip(f"{package} is not installed (pip install -e '.[jax-envs]')")
   assert train.main(['--logdir', str(tmp_path), '--config', name,
                      '--timestamp', 't', *TINY]) == 0
   with open(tmp_path / f't-{name}' / 'metrics.jsonl') as stream:

@@ -185,7 +185,7 @@ class PPO(Algorithm):
                         observ: jax.Array) -> jax.Array:
     """Streaming normalization; images are scaled to [0, 1] (bytes) instead."""
     if spec.image:
-      scale = 1 / 255 if spec.observ_dtype == 'uint8' else 1.0
+      scale = spec.image_scale if spec.observ_dtype == 'uint8' else 1.0
       return observ.astype(jnp.float32) * scale
     if not self._config.normalize_observ or learner is None:
       normalized = observ.astype(jnp.float32)
