@@ -238,6 +238,31 @@ def initial_state(spec: EnvSpec, num_agents: int, inner: Any = ()) -> EnvState:
       inner=inner)
 
 
+def first_keys(key: jax.Array, num_agents: int, seeds: jax.Array | None) -> jax.Array:
+  """Each agent's key for its first reset, [num_agents, 2]: `PRNGKey(seed)` per
+  agent where `seeds` are given (evaluations replay the same first episodes),
+  else split from `key`."""
+  if seeds is not None:
+    return jax.vmap(jax.random.PRNGKey)(seeds)
+  return jax.random.split(key, num_agents)
+
+
+def reset_keys(key: jax.Array, episodes: jax.Array, first: jax.Array,
+               seeded: bool) -> jax.Array:
+  """The agents' reset keys: fresh from `key`, but an agent's first episode
+  (`episodes == 0`) starts from its key in `first` where the env is `seeded`."""
+  keys = jax.random.split(key, episodes.shape[0])
+  if seeded:
+    keys = jnp.where((episodes == 0)[:, None], first, keys)
+  return keys
+
+
+def stagger_fraction(key: jax.Array, num_agents: int) -> jax.Array:
+  """A uniform fraction [num_agents] of the time limit at which each agent's
+  first episode is cut (without jax.random.randint: seen to hang in jit+vmap)."""
+  return jax.random.uniform(jax.random.fold_in(key, 1), (num_agents,))
+
+
 def after_reset(state: EnvState, mask: jax.Array, observ: jax.Array,
                 inner: Any = ()) -> EnvState:
   """The state with fresh episodes where `mask`: new observ, flags cleared."""

@@ -74,23 +74,19 @@ class GymnaxEnv:
     return self._params
 
   def init(self, key: jax.Array) -> EnvState:
-    keys = jax.random.split(key, self.num_agents)
-    if self._seeds is not None:
-      keys = jax.vmap(jax.random.PRNGKey)(self._seeds)
+    keys = in_graph_env.first_keys(key, self.num_agents, self._seeds)
     _, env_state = self._vmap_reset(keys, self._params)
     inner = GymnaxInner(env_state, jnp.zeros(self.num_agents, jnp.int32), keys)
     return in_graph_env.initial_state(self.spec, self.num_agents, inner)
 
   def reset(self, state: EnvState, mask: jax.Array, key: jax.Array) -> EnvState:
     inner = state.inner
-    keys = jax.random.split(key, self.num_agents)
+    keys = in_graph_env.reset_keys(key, inner.episodes, inner.first_keys,
+                                   self._seeds is not None)
     first = inner.episodes == 0
-    if self._seeds is not None:
-      keys = jnp.where(first[:, None], inner.first_keys, keys)
     observ, env_state = self._vmap_reset(keys, self._params)
     if self._stagger and self._max_steps is not None and hasattr(env_state, 'time'):
-      # Uniform start times without jax.random.randint (seen to hang in jit+vmap).
-      fraction = jax.random.uniform(jax.random.fold_in(key, 1), (self.num_agents,))
+      fraction = in_graph_env.stagger_fraction(key, self.num_agents)   # Start times.
       start = jnp.floor(fraction * self._max_steps).astype(env_state.time.dtype)
       env_state = env_state.replace(time=jnp.where(first, start, env_state.time))
     new_inner = GymnaxInner(env_state, inner.episodes + 1, inner.first_keys)

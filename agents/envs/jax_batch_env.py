@@ -154,9 +154,7 @@ class JaxBatchEnv:
     self.time_limit = self.max_length or (int(own) if own else None)
 
   def init(self, key: jax.Array) -> EnvState:
-    keys = jax.random.split(key, self.num_agents)
-    if self._seeds is not None:
-      keys = jax.vmap(jax.random.PRNGKey)(self._seeds)
+    keys = in_graph_env.first_keys(key, self.num_agents, self._seeds)
     env_state, _ = jax.vmap(self.env.reset)(keys)
     zeros = jnp.zeros(self.num_agents, jnp.int32)
     inner = JaxInner(env_state, zeros, zeros, zeros, keys)
@@ -164,15 +162,13 @@ class JaxBatchEnv:
 
   def reset(self, state: EnvState, mask: jax.Array, key: jax.Array) -> EnvState:
     inner = state.inner
-    keys = jax.random.split(key, self.num_agents)
+    keys = in_graph_env.reset_keys(key, inner.episodes, inner.first_keys,
+                                   self._seeds is not None)
     first = inner.episodes == 0
-    if self._seeds is not None:
-      keys = jnp.where(first[:, None], inner.first_keys, keys)
     env_state, observ = jax.vmap(self.env.reset)(keys)
     limit = jnp.full(self.num_agents, self.time_limit or 0, jnp.int32)
     if self._stagger and self.time_limit:
-      # Uniform lengths without jax.random.randint (seen to hang in jit+vmap).
-      fraction = jax.random.uniform(jax.random.fold_in(key, 1), (self.num_agents,))
+      fraction = in_graph_env.stagger_fraction(key, self.num_agents)   # First lengths.
       short = self.time_limit - jnp.floor(fraction * self.time_limit).astype(jnp.int32)
       limit = jnp.where(first, short, limit)
     new_inner = JaxInner(env_state, jnp.zeros(self.num_agents, jnp.int32), limit,

@@ -116,9 +116,7 @@ class MjxEnv:
     return after, reward, self.task.healthy(after)
 
   def init(self, key: jax.Array) -> EnvState:
-    keys = jax.random.split(key, self.num_agents)
-    if self._seeds is not None:
-      keys = jax.vmap(jax.random.PRNGKey)(self._seeds)
+    keys = in_graph_env.first_keys(key, self.num_agents, self._seeds)
     data = jax.vmap(self.reset_one)(keys)
     inner = MjxInner(data, jnp.zeros(self.num_agents, jnp.int32),
                      jnp.zeros(self.num_agents, jnp.int32), keys)
@@ -126,9 +124,8 @@ class MjxEnv:
 
   def reset(self, state: EnvState, mask: jax.Array, key: jax.Array) -> EnvState:
     inner = state.inner
-    keys = jax.random.split(key, self.num_agents)
-    if self._seeds is not None:
-      keys = jnp.where((inner.episodes == 0)[:, None], inner.first_keys, keys)
+    keys = in_graph_env.reset_keys(key, inner.episodes, inner.first_keys,
+                                   self._seeds is not None)
     data = jax.vmap(self.reset_one)(keys)
     observ = jax.vmap(self._observe_one)(data)
     new_inner = MjxInner(data, jnp.zeros_like(inner.time), inner.episodes + 1,
