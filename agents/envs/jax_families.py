@@ -138,7 +138,10 @@ class BraxAdapter:
     return Transition(state, state.obs, state.reward, done & ~truncated, truncated)
 
   def render(self, states: list[Any]) -> list[np.ndarray]:
-    """Frames of a trajectory through MuJoCo's renderer (needs EGL or OSMesa headless)."""
+    """Frames of a trajectory through MuJoCo's renderer (needs EGL or OSMesa
+    headless): Brax renders its pipeline states, Playground its env states."""
+    if family_of(self.env) == 'brax':
+      states = [state.pipeline_state for state in states]
     return list(self.env.render(states))
 
 

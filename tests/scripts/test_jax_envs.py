@@ -113,3 +113,20 @@ def test_a_family_env_trains_from_its_name_alone(tmp_path, capfd, env, package):
     pytest.skip(f'{package} is not installed (the jax-envs extra has it)')
   assert _train(tmp_path, env, '--set', 'cnn=flat') == 0, capfd.readouterr().err
   assert _evals(tmp_path / 'run-cartpole')
+
+
+def test_a_brax_run_is_rendered_through_mujoco(tmp_path, capfd):
+  if importlib.util.find_spec('brax') is None:
+    pytest.skip('brax is not installed (the jax-envs extra has it)')
+  assert _train(tmp_path, 'brax:inverted_pendulum', '--set', 'max_length=12') == 0, (
+      capfd.readouterr().err)
+  code = visualize.main(['--logdir', str(tmp_path / 'run-cartpole'), '--outdir',
+                         str(tmp_path / 'videos'), '--num_episodes', '1', '--format', 'gif'])
+  err = capfd.readouterr().err
+  if code != 0 and 'EGL or OSMesa' in err:
+    pytest.skip('MuJoCo cannot render here (no EGL or OSMesa)')
+  assert code == 0, err
+  import imageio
+  frames = imageio.mimread(tmp_path / 'videos' / 'episode-000.gif')
+  stats = json.loads((tmp_path / 'videos' / 'stats.json').read_text())
+  assert len(frames) == stats['lengths'][0] <= 12 and np.asarray(frames[0]).std() > 1
