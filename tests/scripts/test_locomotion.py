@@ -1,6 +1,5 @@
 """MuJoCo configs, the EnvPool backend, and what locomotion tasks rely on."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -9,9 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from agents.envs import jax_named
 from agents.run import build
-from agents.scripts import configs, train
+from agents.scripts import configs, jax_env_configs, train
 from agents.envs import make_batch_env
 
 envpool_env = pytest.importorskip('agents.envs.envpool_env')
@@ -29,7 +27,11 @@ TINY = ['--set', 'num_agents=4', '--set', 'update_every=16',
 # MJX configs compile for 30-100 s each: tests/envs/test_mjx_env.py builds them
 # and trains inverted_pendulum_mjx. The MinAtar configs train (two seeds each) in
 # tests/scripts/test_configs.py and pong in tests/scripts/test_atari.py.
-TRAINED_ELSEWHERE = {'breakout_minatar', 'asterix_minatar', 'pong'}
+# The JAX-family configs' envs train in tests/scripts/test_jax_envs.py (Navix, Jumanji,
+# Pgx, Brax) and step in tests/envs/test_jax_env.py (all families); their configs
+# pass validation in test_configs.py and train in bench/README.md.
+TRAINED_ELSEWHERE = {'breakout_minatar', 'asterix_minatar', 'pong',
+                     *jax_env_configs.CONFIGS}
 
 
 @pytest.mark.parametrize('name', sorted(name for name in configs.CONFIGS
@@ -37,10 +39,6 @@ TRAINED_ELSEWHERE = {'breakout_minatar', 'asterix_minatar', 'pong'}
                                         and name not in TRAINED_ELSEWHERE))
 def test_every_listed_config_builds_its_envs_and_trains_a_few_hundred_steps(
     tmp_path, name):
-  family = configs.get(name).env.partition(':')[0]
-  package = {'mujoco_playground': 'playground'}.get(family, family)
-  if family in jax_named.REGISTRIES and importlib.util.find_spec(family) is None:
-    pytest.skip(f"{package} is not installed (pip install -e '.[jax-envs]')")
   assert train.main(['--logdir', str(tmp_path), '--config', name,
                      '--timestamp', 't', *TINY]) == 0
   with open(tmp_path / f't-{name}' / 'metrics.jsonl') as stream:
