@@ -93,7 +93,7 @@ def peer_main(task: str, steps: int) -> dict:
   done_steps = settings.num_updates * settings.num_envs * settings.num_steps
   return dict(impl='purejaxrl_style', env_steps=done_steps, train_s=train_s,
               env_steps_per_s=done_steps / train_s, compile_s=compile_s,
-              final_train_return=float(out))
+              final_train_reward=float(out))
 
 
 def main() -> None:

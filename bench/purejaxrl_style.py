@@ -202,8 +202,11 @@ def make_train(settings: Settings, env: Env) -> Callable[[jax.Array], jax.Array]
           settings.update_epochs)
       return (params, opt_state, env_state, obs, key), transitions.reward.mean()
 
-    _, rewards = jax.lax.scan(update, (params, opt_state, env_state, obs, key), None,
-                              settings.num_updates)
-    return rewards[-1]
+    (params, *_), rewards = jax.lax.scan(
+        update, (params, opt_state, env_state, obs, key), None, settings.num_updates)
+    # The parameters in the result, so that XLA keeps the whole training (a
+    # constant reward, as inverted_pendulum's, would let it drop everything).
+    checksum = sum(leaf.sum() for leaf in jax.tree_util.tree_leaves(params))
+    return rewards[-1] + 0.0 * checksum
 
   return train

@@ -69,9 +69,9 @@ def make_loop(config: AttrDict, make_key: Callable[[], jax.Array], catalog: Cata
     close_all(envs)
     raise
   rollouts = rollouts_per_call(config, image=bool(train_env.spec.image))
-  if (train_env.spec.image and config.cpu_threads == 1 and
-      build.resolved_backend(config) in
-      build.JAX_NATIVE and jax.default_backend() == 'cpu'):
+  if (train_env.spec.image and config.cnn != 'flat' and config.cpu_threads == 1 and
+      build.resolved_backend(config) in build.JAX_NATIVE and
+      jax.default_backend() == 'cpu'):
     LOG.info('cpu_threads=1 with image observations: a CNN updates ~1.4x faster on '
              'every core (--set cpu_threads=none).')
   call = config.num_agents * config.update_every * rollouts
