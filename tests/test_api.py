@@ -153,3 +153,13 @@ def test_importing_the_packages_is_cheap_and_names_resolve_on_use():
   result = subprocess.run([sys.executable, '-c', program], capture_output=True,
                           text=True, timeout=120)
   assert result.returncode == 0, result.stderr
+
+
+def test_the_readmes_python_example_runs_verbatim(tmp_path, monkeypatch, capsys):
+  """The first code block of the README's 'From Python', as a user copies it."""
+  readme = open(os.path.join(os.path.dirname(__file__), '..', 'README.md')).read()
+  code = readme.split('## From Python', 1)[1].split('```python\n', 1)[1].split('```', 1)[0]
+  monkeypatch.chdir(tmp_path)
+  exec(compile(code, 'README.md', 'exec'), {})
+  final, total = capsys.readouterr().out.split()[-2:]
+  assert float(final) > -400 and float(total) > -400   # Pendulum learned (random: ~-1200).
