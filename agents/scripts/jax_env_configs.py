@@ -36,8 +36,10 @@ def knapsack_jumanji() -> AttrDict:
 
 def tic_tac_toe_pgx() -> AttrDict:
   """Pgx tic-tac-toe against a random opponent, compiled, legal-move mask: +1 win, -1 loss."""
+  # 1e-3 and 8 epochs: final evals 0.95-0.98 against 0.67-0.73 at 2.5e-4 and 4 (3 seeds, 1M).
   return _variant(discrete_jax(), env='pgx:tic_tac_toe', opponent='random',
-                  steps=300_000, eval_every=100_000, eval_agents=64, discount=1.0)
+                  steps=1_000_000, eval_every=200_000, eval_agents=64, discount=1.0,
+                  learning_rate=1e-3, update_epochs=8)
 
 
 def craftax_classic() -> AttrDict:
