@@ -326,3 +326,89 @@ class SmallSquare(SquareAndFlip):
     row, column = int(self.np_random.integers(0, 8)), int(self.np_random.integers(0, 3))
     image[row:row + 3, column + 5 * flip:column + 5 * flip + 3] = 255
     return image
+
+
+class CountVector(gym.vector.VectorEnv):
+  """A batched NumPy env, as users write vector envs: observation [t/10, sign],
+  reward 1 when the action matches the sign; episodes truncated at 10 steps, or
+  terminated early by action 2 (a 'quit'). `mode` is Gymnasium's autoreset mode."""
+
+  def __init__(self, num_envs: int = 4, mode: str = 'NextStep') -> None:
+    self.num_envs = num_envs
+    self.single_observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    self.single_action_space = gym.spaces.Discrete(3)
+    self.observation_space = gym.vector.utils.batch_space(self.single_observation_space,
+                                                         num_envs)
+    self.action_space = gym.vector.utils.batch_space(self.single_action_space, num_envs)
+    self.metadata = {'autoreset_mode': gym.vector.AutoresetMode(mode)}
+    self.time = np.zeros(num_envs, np.int64)
+    self.sign = np.ones(num_envs, np.float32)
+    self.pending = np.zeros(num_envs, bool)
+    self.rng = np.random.default_rng(0)
+
+  def _observe(self) -> np.ndarray:
+    return np.stack([self.time / 10, self.sign], axis=1).astype(np.float32)
+
+  def _start(self, mask: np.ndarray) -> None:
+    self.time[mask] = 0
+    self.sign[mask] = self.rng.choice([-1.0, 1.0], size=int(mask.sum()))
+    self.pending[mask] = False
+
+  def reset(self, *, seed=None, options=None):
+    if seed is not None:
+      self.rng = np.random.default_rng(seed if isinstance(seed, int) else
+                                       [s or 0 for s in seed])
+    mask = (options or {}).get('reset_mask', np.ones(self.num_envs, bool))
+    self._start(mask)
+    return self._observe(), {}
+
+  def step(self, actions):
+    mode = self.metadata['autoreset_mode'].value
+    if mode == 'NextStep' and self.pending.any():
+      restart = self.pending.copy()
+      self._start(restart)
+    actions = np.asarray(actions)
+    reward = ((actions == 1) == (self.sign > 0)).astype(np.float64) * (actions != 2)
+    self.time += 1
+    self.sign = self.rng.choice([-1.0, 1.0], size=self.num_envs).astype(np.float32)
+    terminated = actions == 2
+    truncated = (self.time >= 10) & ~terminated
+    done = terminated | truncated
+    observ, infos = self._observe(), {}
+    if mode == 'SameStep' and done.any():
+      infos = {'final_obs': observ.copy(), '_final_obs': done.copy()}
+      self._start(done)
+      observ = self._observe()
+    elif mode == 'NextStep':
+      self.pending = done
+    return observ, reward, terminated, truncated, infos
+
+
+def make_count_vector(num_envs: int = 4, mode: str = 'NextStep') -> CountVector:
+  return CountVector(num_envs, mode)
+
+
+def make_same_step_vector(num_envs: int = 4) -> CountVector:
+  return CountVector(num_envs, 'SameStep')
+
+
+def make_disabled_vector(num_envs: int = 4) -> CountVector:
+  return CountVector(num_envs, 'Disabled')
+
+
+def make_gymnasium_vector(num_envs: int = 4):
+  """gymnasium.make_vec, as users get vector envs of registered ids."""
+  return gym.make_vec('CartPole-v1', num_envs=num_envs, vectorization_mode='sync')
+
+
+def make_fixed_vector():
+  """A vector env of a size of its own (3), as some simulators come."""
+  return CountVector(3)
+
+
+class BatchedNotVector(Chain):
+  """Steps a batch of 8 but is no gymnasium.vector.VectorEnv."""
+
+  def step(self, action):
+    observ, reward, terminated, truncated, info = super().step(action)
+    return observ, np.full(8, reward), terminated, truncated, info

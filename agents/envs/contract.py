@@ -188,6 +188,12 @@ def check_observ(observ: Any, shape: tuple[int, ...] | None, space: gym.Space,
 def check_reward(reward: Any, who: str) -> None:
   if isinstance(reward, (numbers.Real, np.number)) and np.ndim(reward) == 0:
     return
+  if np.ndim(reward) == 1 and np.size(reward) > 1:   # One reward per env of a batch.
+    raise EnvContractError(
+        f'{who} returned a reward of {_describe(reward)} from step, one per env of a '
+        'batch: a vector env is taken as the whole batch when it is a '
+        'gymnasium.vector.VectorEnv (gymnasium.make_vec, or a subclass), returned by '
+        'the class or function env= names; a single env returns one number per step.')
   raise EnvContractError(
       f'{who} returned a reward of {_describe(reward)} from step; Gymnasium '
       'expects one number per step (a float, not an array: e.g. float(reward) '

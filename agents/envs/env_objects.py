@@ -26,6 +26,11 @@ _HELD: dict[str, Any] = {}
 def name_of(env: Any) -> str:
   """The `env=` text that rebuilds `env`: its module's name for it, else one kept here."""
   import gymnasium
+  if isinstance(env, gymnasium.vector.VectorEnv):
+    raise ConfigError(
+        f'env={type(env).__name__}(...) is one vector env, but a run builds two (training, '
+        'num_agents envs; evaluation, eval_agents): pass a function that builds one and '
+        'takes num_envs.')
   if isinstance(env, gymnasium.Env):
     raise ConfigError(
         f'env={type(env).__name__}(...) is one Gymnasium env, but a run steps a batch of '

@@ -58,6 +58,53 @@ def _make(env_id: str, render_mode: str | None, **kwargs: Any) -> gym.Env:
     return gym.make(env_id, **kwargs)
 
 
+def make_vector(env_id: str, num_envs: int) -> Any | None:
+  """The vector env (`gymnasium.vector.VectorEnv`) `env_id` ('module:Name') builds
+  with `num_envs` envs, or None where it builds single envs. The constructor gets
+  `num_envs` where it takes it; a vector env of another size is refused."""
+  if _vector_ids.get(env_id) is False:
+    return None
+  constructor = _constructor(env_id)
+  vector_class = inspect.isclass(constructor) and issubclass(constructor, gym.vector.VectorEnv)
+  if constructor is None or (inspect.isclass(constructor) and not vector_class):
+    _vector_ids[env_id] = False
+    return None
+  kwargs = {'num_envs': num_envs} if _accepts(constructor, 'num_envs') else {}
+  env = contract.call(constructor, 'its constructor', f"the env '{env_id}'", **kwargs)
+  _vector_ids[env_id] = isinstance(env, gym.vector.VectorEnv)
+  if not _vector_ids[env_id]:
+    _close(env)
+    return None
+  if env.num_envs != num_envs:
+    _close(env)
+    raise ConfigError(
+        f'env={env_id} is a vector env of {env.num_envs} envs, but the run needs '
+        f'{num_envs} (num_agents, or eval_agents for evaluation): give its constructor a '
+        'num_envs argument, or set num_agents and eval_agents to its size.')
+  return env
+
+
+def is_vector(env_id: str, num_envs: int = 1) -> bool:
+  """Whether `env_id` names a vector env (found once per process)."""
+  if env_id not in _vector_ids:
+    try:
+      env = make_vector(env_id, num_envs)
+    except ConfigError:
+      return True   # A vector env of a fixed size: it is one.
+    if env is not None:
+      _close(env)
+  return bool(_vector_ids.get(env_id))
+
+
+_vector_ids: dict[str, bool] = {}
+
+
+def _close(env: Any) -> None:
+  close = getattr(env, 'close', None)
+  if callable(close):
+    close()
+
+
 def entry_point(env_id: str) -> str:
   """What builds `env_id`, as text (for e.g. telling MuJoCo tasks apart)."""
   if _constructor(env_id) is not None:

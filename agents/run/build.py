@@ -189,6 +189,8 @@ def train_env(config: AttrDict) -> Any:
     pool = envpool_batch_env(config)
     if pool is not None:
       return InGraphBatchEnv(pool)
+  if named_env.is_vector(config.env, config.num_agents):
+    return InGraphBatchEnv(vector_batch_env(config, config.num_agents))
   check_env_contract(config)
   backend = config.process_backend if config.env_processes else 'inprocess'
   try:
@@ -241,6 +243,8 @@ def eval_env(config: AttrDict, num_agents: int | None = None,
     return gymnax_env(config, num_agents, seeds=seeds)
   if config.env_backend == 'mjx' and not render:
     return mjx_env(config, num_agents, seeds=seeds)
+  if not render and named_env.is_vector(config.env, num_agents):
+    return InGraphBatchEnv(vector_batch_env(config, num_agents), seeds=seeds)
   batch_env = backends.make_batch_env(
       env_constructor(config, render=render), num_agents, 'inprocess')
   return InGraphBatchEnv(batch_env, seeds=seeds)
@@ -254,6 +258,23 @@ def gymnax_env(config: AttrDict, num_agents: int, **kwargs: Any) -> Any:
                      observ_keep=config.observ_keep, **kwargs)
   except ValueError as error:
     raise ConfigError(str(error)) from None
+
+
+def vector_batch_env(config: AttrDict, num_envs: int) -> Any:
+  """The config's vector env (gymnasium.vector.VectorEnv) of `num_envs` as the
+  host batch: it steps its envs itself, in this process."""
+  from agents.envs.vector_batch_env import VectorBatchEnv
+  for key in ('max_length', 'observ_keep'):
+    if config[key] is not None:
+      raise ConfigError(f'{key} is not supported with a vector env ({config.env}): '
+                        'wrap its envs inside the vector env instead.')
+  env = named_env.make_vector(config.env, num_envs)
+  space = env.single_observation_space
+  if not isinstance(space, gym.spaces.Box):
+    env.close()
+    raise ConfigError(f'env={config.env} is a vector env with {space} observations; '
+                      'vector envs need Box observations here (flatten them in the env).')
+  return VectorBatchEnv(env, config.env)
 
 
 def jax_batch_env(config: AttrDict, num_agents: int, **kwargs: Any) -> Any:
@@ -305,7 +326,9 @@ def episode_limit(config: AttrDict, env: Any) -> int:
     return int(getattr(env.params, 'max_steps_in_episode', 1000))
   if config.env_backend == 'mjx':
     return env.max_length
-  limit = named_env.max_episode_steps(env.batch_env[0])
+  batch = env.batch_env   # Its first env; a vector env's own spec.
+  limit = named_env.max_episode_steps(
+      batch[0] if hasattr(batch, '__getitem__') else getattr(batch, 'env', None))
   if limit is None:
     LOG.warning("'%s' declares no time limit; evaluation episodes are cut at 1000 "
                 'steps. Set max_length to choose.', config.env)

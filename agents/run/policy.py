@@ -203,6 +203,7 @@ def env_spec(config: AttrDict) -> Any:
   """The spaces of the config's env, as the algorithm sees them."""
   from agents.run import build
   from agents.core.in_graph_env import EnvSpec
+  from agents.envs import named_env
   try:
     chosen = build.resolved_backend(config)
     if chosen == 'jax':
@@ -213,6 +214,10 @@ def env_spec(config: AttrDict) -> Any:
     raise PolicyLoadError(f"the run's env '{config.env}' cannot be built here: "
                           f'{error}') from None
   try:
+    if named_env.is_vector(config.env, config.num_agents):
+      vector = build.vector_batch_env(config, config.num_agents)
+      vector.close()
+      return EnvSpec.from_spaces(vector.observation_space, vector.action_space)
     env = build.env_constructor(config)()
   except (ConfigError, EnvError) as error:
     raise PolicyLoadError(f"the run's env '{config.env}' cannot be built here: "
