@@ -54,7 +54,7 @@ def craftax_classic() -> AttrDict:
 def cartpole_playground() -> AttrDict:
   """MuJoCo Playground's CartpoleBalance (its JAX implementation), compiled: 1,000-step episodes."""
   return _variant(locomotion(), env='mujoco_playground:CartpoleBalance', env_backend='auto',
-                  env_processes=False, num_agents=16, steps=300_000, eval_every=100_000,
+                  env_processes=False, num_agents=16, steps=500_000, eval_every=125_000,
                   eval_agents=4, update_every=128, num_minibatches=16)
 
 

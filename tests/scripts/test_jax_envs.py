@@ -107,12 +107,26 @@ def test_a_jax_env_with_env_backend_gymnasium_is_refused_with_the_fix(tmp_path, 
     ('navix:Navix-Empty-5x5-v0', 'navix'),
     ('jumanji:Knapsack-v1', 'jumanji'),
     ('pgx:tic_tac_toe', 'pgx'),
+    ('xminigrid:MiniGrid-Empty-5x5', 'xminigrid'),
 ])
-def test_a_family_env_trains_from_its_name_alone(tmp_path, capfd, env, package):
+def test_a_family_env_trains_from_its_name_alone_and_its_tools_work(tmp_path, capfd, env,
+                                                                     package):
+  """Two seeds in one program, then each run's policy loads and exports."""
   if importlib.util.find_spec(package) is None:
     pytest.skip(f'{package} is not installed (the jax-envs extra has it)')
-  assert _train(tmp_path, env, '--set', 'cnn=flat') == 0, capfd.readouterr().err
-  assert _evals(tmp_path / 'run-cartpole')
+  assert _train(tmp_path, env, '--set', 'cnn=flat', '--seeds', '0', '1') == 0, (
+      capfd.readouterr().err)
+  import agents
+  for seed in (0, 1):
+    run_dir = tmp_path / f'run-cartpole-seed{seed}'
+    assert _evals(run_dir)
+    policy = agents.load_policy(str(run_dir))
+    observ = np.zeros(policy.spec.observ_shape, policy.spec.observ_jnp_dtype)
+    if policy.spec.mask_size:
+      observ[-policy.spec.mask_size:] = 1
+    assert 0 <= int(policy(observ)) < policy.spec.num_actions
+  assert export.main(['--logdir', str(tmp_path / 'run-cartpole-seed0'), '--format',
+                      'stablehlo', '--out', str(tmp_path / 'policy.stablehlo')]) == 0
 
 
 def test_a_brax_run_is_rendered_through_mujoco(tmp_path, capfd):
