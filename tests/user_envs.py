@@ -412,3 +412,14 @@ class BatchedNotVector(Chain):
   def step(self, action):
     observ, reward, terminated, truncated, info = super().step(action)
     return observ, np.full(8, reward), terminated, truncated, info
+
+
+class WhereAmI(Chain):
+  """Chain that counts its steps per process: a line in $AGENTS_TEST_PIDS/<pid> each."""
+
+  def step(self, action):
+    folder = os.environ.get('AGENTS_TEST_PIDS')
+    if folder:
+      with open(pathlib.Path(folder, str(os.getpid())), 'a') as stream:
+        stream.write('.\n')
+    return super().step(action)

@@ -233,7 +233,8 @@ def envpool_batch_env(config: AttrDict) -> Any:
 
 def eval_env(config: AttrDict, num_agents: int | None = None,
              render: bool = False) -> Any:
-  """The evaluation env: fixed reset seeds eval_seed + i, in-process."""
+  """The evaluation env: fixed reset seeds eval_seed + i; host envs step in this
+  process, or where the training envs step when `eval_processes` (slow envs)."""
   _check_backend(config)
   num_agents = num_agents or config.eval_agents
   seeds = [config.eval_seed + i for i in range(num_agents)]
@@ -245,8 +246,13 @@ def eval_env(config: AttrDict, num_agents: int | None = None,
     return mjx_env(config, num_agents, seeds=seeds)
   if not render and named_env.is_vector(config.env, num_agents):
     return InGraphBatchEnv(vector_batch_env(config, num_agents), seeds=seeds)
-  batch_env = backends.make_batch_env(
-      env_constructor(config, render=render), num_agents, 'inprocess')
+  backend = config.process_backend if config.eval_processes and not render else 'inprocess'
+  try:
+    batch_env = backends.make_batch_env(
+        env_constructor(config, render=render), num_agents, backend,
+        ray_address=config.ray_address)
+  except ImportError as error:   # process_backend=ray without Ray.
+    raise ConfigError(str(error)) from None
   return InGraphBatchEnv(batch_env, seeds=seeds)
 
 

@@ -206,7 +206,7 @@ def validate(config: AttrDict, network_names: Collection[str] | None = None) -> 
       isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in keep)):
     raise ConfigError(f'observ_keep must be a list of observation indices such as '
                       f'[0, 1], or null, got {keep!r}.')
-  for key in ('stagger', 'env_processes', 'anneal_learning_rate',
+  for key in ('stagger', 'env_processes', 'eval_processes', 'anneal_learning_rate',
               'normalize_observ', 'normalize_reward'):
     if not isinstance(config[key], bool):
       raise ConfigError(f'{key} must be true or false, got {config[key]!r}.')

@@ -25,6 +25,7 @@ def default() -> AttrDict:
       observ_keep=None,            # Observation entries agents see (partial view); None: all.
       num_agents=32,               # Envs stepped as one training batch.
       env_processes=False,         # Step the training envs in worker processes.
+      eval_processes=False,        # Step the evaluation envs there too (slow envs).
       process_backend='worker',    # worker (envs per process), process (one each) or ray.
       ray_address=None,            # process_backend=ray: the cluster; None: start Ray here.
       env_threads=0,               # envpool: threads stepping the batch; 0: EnvPool's choice.
@@ -49,8 +50,7 @@ def default() -> AttrDict:
       cnn='nature',                # Image torso: nature (Nature-CNN), impala (ResNet), flat.
       state_size=64,               # GRU size of recurrent networks.
       chunk_length=32,             # Steps per GRU training chunk (divides update_every).
-      # PPO.
-      update_every=128,            # Steps per agent in a rollout before each update.
+      update_every=128,            # PPO: steps per agent in a rollout before each update.
       rollouts_per_call=None,      # Rollouts + updates per compiled call; None: auto.
       update_epochs=10,            # Passes over each rollout.
       num_minibatches=32,          # Minibatches per pass.

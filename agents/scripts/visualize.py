@@ -48,12 +48,7 @@ def render_episodes(config: AttrDict, checkpoint_path: str, num_episodes: int,
   from agents.run.policy import Policy
   from agents.run import build
   from agents.core.in_graph_env import EnvSpec
-  if os.path.exists(outdir) and not os.path.isdir(outdir):
-    raise VisualizeError(f"--outdir '{outdir}' is a file; give a directory for the videos.")
-  if named_env.is_vector(config.env, config.num_agents):
-    raise VisualizeError(f"env={config.env} builds a vector env, and visualize plays single "
-                         'envs: load the policy (agents.load_policy) and step one of its '
-                         'envs, or train on a single-env class to visualize it.')
+  _check_renderable(config, outdir)
   if build.resolved_backend(config) == 'jax':
     return _render_jax_episodes(config, checkpoint_path, num_episodes, outdir,
                                 video_format, fps, max_frames, every, downsample)
@@ -102,6 +97,16 @@ def render_episodes(config: AttrDict, checkpoint_path: str, num_episodes: int,
     env.close()
   return {'returns': returns, 'lengths': lengths, 'videos': videos,
           'checkpoint_step': policy.step}
+
+
+def _check_renderable(config: AttrDict, outdir: str) -> None:
+  """VisualizeError for an --outdir that is a file, or a vector env's run."""
+  if os.path.exists(outdir) and not os.path.isdir(outdir):
+    raise VisualizeError(f"--outdir '{outdir}' is a file; give a directory for the videos.")
+  if named_env.is_vector(config.env, config.num_agents):
+    raise VisualizeError(f"env={config.env} builds a vector env, and visualize plays single "
+                         'envs: load the policy (agents.load_policy) and step one of its '
+                         'envs, or train on a single-env class to visualize it.')
 
 
 def _save_video(frames: list[np.ndarray], outdir: str, episode: int, video_format: str,

@@ -1,0 +1,25 @@
+"""eval_processes: evaluation envs step where the training envs step."""
+
+from agents.scripts import train
+from tests.scripts.test_user_envs import TINY
+
+
+def test_eval_processes_steps_the_evaluation_envs_in_workers(tmp_path, capfd, monkeypatch):
+  """With eval_processes, no env steps in the trainer's process but the start-up
+  check's; without, evaluation does too."""
+  import os
+  import shutil
+  pids = tmp_path / 'pids'   # One folder: forkserver workers keep the first environment.
+  monkeypatch.setenv('AGENTS_TEST_PIDS', str(pids))
+  for eval_processes in ('true', 'false'):
+    shutil.rmtree(pids, ignore_errors=True)
+    pids.mkdir()
+    assert train.main(['--logdir', str(tmp_path), '--config', 'cartpole', '--timestamp',
+                       eval_processes, '--set', 'env=tests.user_envs:WhereAmI', *TINY,
+                       '--set', 'env_processes=true', '--set',
+                       f'eval_processes={eval_processes}']) == 0, capfd.readouterr().err
+    steps = {int(name): len((pids / name).read_text().split()) for name in os.listdir(pids)}
+    here = steps.pop(os.getpid())
+    assert steps   # The workers stepped.
+    # The start-up check steps one env 3 times here.
+    assert (here == 3) == (eval_processes == 'true'), (here, steps)
