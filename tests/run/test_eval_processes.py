@@ -23,3 +23,20 @@ def test_eval_processes_steps_the_evaluation_envs_in_workers(tmp_path, capfd, mo
     assert steps   # The workers stepped.
     # The start-up check steps one env 3 times here.
     assert (here == 3) == (eval_processes == 'true'), (here, steps)
+
+
+def test_a_host_envs_evaluation_stops_soon_after_its_last_episode(tmp_path, capfd,
+                                                                 monkeypatch):
+  """WhereAmI declares no time limit (evaluation budgets 1,000 steps an episode) and
+  ends its episodes at 10 steps: its evaluation of 2 first episodes runs one call of
+  100 steps per env, not 1,000."""
+  import os
+  pids = tmp_path / 'pids'
+  pids.mkdir()
+  monkeypatch.setenv('AGENTS_TEST_PIDS', str(pids))
+  assert train.main(['--logdir', str(tmp_path), '--config', 'cartpole', '--timestamp', 'r',
+                     '--set', 'env=tests.user_envs:WhereAmI', *TINY,
+                     '--set', 'eval_steps=none']) == 0, capfd.readouterr().err
+  here = len((pids / str(os.getpid())).read_text().split())
+  # The start-up check's 3 steps, 128 training steps (4 envs x 32), 2 eval envs x 100.
+  assert here == 3 + 128 + 2 * 100
