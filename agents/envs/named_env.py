@@ -24,7 +24,7 @@ import gymnasium as gym
 
 from agents import user_code
 from agents.envs import contract
-from agents.errors import ConfigError
+from agents.errors import ConfigError, EnvError
 
 LOG = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def make_vector(env_id: str, num_envs: int) -> Any | None:
   if not _vector_ids[env_id]:
     _close(env)
     return None
-  if env.num_envs != num_envs:
+  if env.num_envs != num_envs:   # Marked as a vector env above.
     _close(env)
     raise ConfigError(
         f'env={env_id} is a vector env of {env.num_envs} envs, but the run needs '
@@ -85,12 +85,16 @@ def make_vector(env_id: str, num_envs: int) -> Any | None:
 
 
 def is_vector(env_id: str, num_envs: int = 1) -> bool:
-  """Whether `env_id` names a vector env (found once per process)."""
+  """Whether `env_id` names a vector env (found once per process); False for
+  JAX envs' registry names and for names that do not build (their own path says why)."""
+  from agents.envs import jax_named
+  if jax_named.names_registry(env_id):
+    return False
   if env_id not in _vector_ids:
     try:
       env = make_vector(env_id, num_envs)
-    except ConfigError:
-      return True   # A vector env of a fixed size: it is one.
+    except (ConfigError, EnvError):   # A vector env of another size is marked one.
+      return bool(_vector_ids.get(env_id))
     if env is not None:
       _close(env)
   return bool(_vector_ids.get(env_id))

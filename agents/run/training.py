@@ -83,8 +83,10 @@ def make_loop(config: AttrDict, make_key: Callable[[], jax.Array], catalog: Cata
   callbacks = dict(callbacks, devices=devices)
   episode = build.episode_limit(config, evaluation)
   # eval_steps=None: each eval agent's first episode, in calls of at most
-  # eval_call(config) steps so that the evaluation ends soon after the longest one.
+  # eval_call steps so that the evaluation ends soon after the longest one.
   first = config.eval_steps is None
+  native = build.resolved_backend(config) in build.JAX_NATIVE
+  eval_call = _EVAL_CALL if native else _HOST_EVAL_CALL
   eval_steps = config.eval_steps or episode * evaluation.num_agents
   phases = [
       Phase('train', train_env, config.eval_every, training=True,
@@ -92,21 +94,14 @@ def make_loop(config: AttrDict, make_key: Callable[[], jax.Array], catalog: Cata
             checkpoint_every=config.checkpoint_every,
             steps_per_call=config.update_every * rollouts),
       Phase('eval', evaluation, eval_steps, training=False, first_episodes=first,
-            steps_per_call=min(episode, eval_call(config)) if first else episode),
+            steps_per_call=min(episode, eval_call) if first else episode),
   ]
   return Loop(algorithm, phases, key, **callbacks), algorithm, envs
 
 
-_EVAL_CALL = 1000   # Batch steps of an evaluation call with first episodes.
-# Host envs: shorter calls, so that an evaluation of slow envs stops soon after
-# its last episode ends (a call's return to Python costs little beside host steps).
-_HOST_EVAL_CALL = 100
-
-
-def eval_call(config: AttrDict) -> int:
-  """The most batch steps of one evaluation call (first episodes)."""
-  jax_native = build.resolved_backend(config) in build.JAX_NATIVE
-  return _EVAL_CALL if jax_native else _HOST_EVAL_CALL
+# Batch steps of an evaluation call with first episodes: JAX envs, host envs (shorter,
+# so that an evaluation of slow envs stops soon after its last episode ends).
+_EVAL_CALL, _HOST_EVAL_CALL = 1000, 100
 _CALL_STEPS = 2**16   # Env-steps of a call with several rollouts: ~0.1-0.5 s here.
 
 

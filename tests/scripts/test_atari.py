@@ -34,6 +34,7 @@ def test_training_and_evaluation_see_the_same_frames_but_whole_unclipped_games()
   assert observ.shape == (4, 84, 84) and observ.dtype == np.uint8
   assert env.observation_space.dtype == np.uint8
   # A random player loses a whole game 21 (or 20) to nil: one episode, not one per point.
+  env.action_space.seed(0)
   score, steps, done = 0.0, 0, False
   while not done:
     observ, reward, terminated, truncated, _ = env.step(env.action_space.sample())
