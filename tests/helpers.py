@@ -177,3 +177,15 @@ def replayed_return(run_dir: str) -> float:
     total, done = total + float(reward), terminated or truncated
   env.close()
   return total
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def python_in_fresh_process(code: str, timeout: float = 240):
+  """`python -c code` in a new process at the repo's root (so `tests` imports):
+  the CompletedProcess, text output captured."""
+  import subprocess
+  import sys
+  return subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True,
+                        text=True, timeout=timeout)

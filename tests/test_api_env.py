@@ -1,8 +1,6 @@
 """agents.train(env=..., config=..., seeds=...): envs and configs as Python objects."""
 
 import os
-import subprocess
-import sys
 
 import gymnasium as gym
 import pytest
@@ -11,11 +9,11 @@ import agents
 from agents.errors import ConfigError
 from agents.scripts import configs
 from tests import user_envs, user_jax_envs
+from tests.helpers import python_in_fresh_process
 
 TINY = dict(num_agents=4, update_every=16, num_minibatches=2, update_epochs=1,
             policy_layers=[16], value_layers=[16], eval_agents=2, eval_every=128,
             steps=128, report_every=64, checkpoint_every=64)
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _saved_env(run):
@@ -44,15 +42,13 @@ def test_an_object_no_module_holds_works_here_and_elsewhere_only_when_given_agai
   assert _saved_env(run).startswith('agents.envs.env_objects:env_')
   code = ('import agents\n'
           f'agents.load_policy({run.run_dir!r})\n')
-  result = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True,
-                          text=True, timeout=240)
+  result = python_in_fresh_process(code)
   assert result.returncode != 0
   assert 'give it again: agents.load_policy(run_dir, env=' in result.stderr
   code = ('import agents\nfrom tests import user_envs\n'
           f'policy = agents.load_policy({run.run_dir!r}, env=user_envs.make_chain)\n'
           'print(policy.spec.observ_shape)\n')
-  result = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True,
-                          text=True, timeout=240)
+  result = python_in_fresh_process(code)
   assert result.returncode == 0, result.stderr
   assert result.stdout.strip().splitlines()[-1] == '(3,)'
 

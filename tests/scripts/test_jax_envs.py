@@ -4,17 +4,13 @@ resume, visualize, export, load_policy (in a fresh process) and --seeds work."""
 import importlib.util
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from agents.scripts import export, train, visualize
+from tests.helpers import python_in_fresh_process
 from tests.scripts.test_user_envs import TINY
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
 
 def _train(tmp_path, env, *args, timestamp='run'):
   return train.main(['--logdir', str(tmp_path), '--config', 'cartpole', '--timestamp',
@@ -55,8 +51,7 @@ def test_load_policy_rebuilds_the_env_in_a_fresh_process(tmp_path, capfd):
           f"policy = agents.load_policy({str(tmp_path / 'run-cartpole')!r})\n"
           # observ (2) then the mask (2): only action 0 is valid.
           'print(policy(np.array([0.5, 0.0, 1.0, 0.0], np.float32)))\n')
-  result = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True,
-                          text=True, timeout=240)
+  result = python_in_fresh_process(code)
   assert result.returncode == 0, result.stderr
   assert result.stdout.strip().splitlines()[-1] == '0'
 
