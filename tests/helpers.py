@@ -189,3 +189,10 @@ def python_in_fresh_process(code: str, timeout: float = 240):
   import sys
   return subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True,
                         text=True, timeout=timeout)
+
+
+def last_line_in_fresh_process(code: str, timeout: float = 240) -> str:
+  """The last line `code` prints in a fresh process, which must exit 0."""
+  result = python_in_fresh_process(code, timeout)
+  assert result.returncode == 0, result.stderr
+  return result.stdout.strip().splitlines()[-1]

@@ -9,7 +9,7 @@ import agents
 from agents.errors import ConfigError
 from agents.scripts import configs
 from tests import user_envs, user_jax_envs
-from tests.helpers import python_in_fresh_process
+from tests.helpers import last_line_in_fresh_process, python_in_fresh_process
 
 TINY = dict(num_agents=4, update_every=16, num_minibatches=2, update_epochs=1,
             policy_layers=[16], value_layers=[16], eval_agents=2, eval_every=128,
@@ -48,9 +48,7 @@ def test_an_object_no_module_holds_works_here_and_elsewhere_only_when_given_agai
   code = ('import agents\nfrom tests import user_envs\n'
           f'policy = agents.load_policy({run.run_dir!r}, env=user_envs.make_chain)\n'
           'print(policy.spec.observ_shape)\n')
-  result = python_in_fresh_process(code)
-  assert result.returncode == 0, result.stderr
-  assert result.stdout.strip().splitlines()[-1] == '(3,)'
+  assert last_line_in_fresh_process(code) == '(3,)'
 
 
 def test_a_config_object_trains_under_the_name_custom(tmp_path):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from agents.scripts import export, train, visualize
-from tests.helpers import python_in_fresh_process
+from tests.helpers import last_line_in_fresh_process
 from tests.scripts.test_user_envs import TINY
 
 def _train(tmp_path, env, *args, timestamp='run'):
@@ -51,9 +51,7 @@ def test_load_policy_rebuilds_the_env_in_a_fresh_process(tmp_path, capfd):
           f"policy = agents.load_policy({str(tmp_path / 'run-cartpole')!r})\n"
           # observ (2) then the mask (2): only action 0 is valid.
           'print(policy(np.array([0.5, 0.0, 1.0, 0.0], np.float32)))\n')
-  result = python_in_fresh_process(code)
-  assert result.returncode == 0, result.stderr
-  assert result.stdout.strip().splitlines()[-1] == '0'
+  assert last_line_in_fresh_process(code) == '0'
 
 
 def test_uint8_image_observations_learn_and_render_as_frames(tmp_path, capfd):
